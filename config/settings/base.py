@@ -1,0 +1,195 @@
+"""Settings shared by every environment. Everything configurable comes from the environment.
+
+Database roles: the web and worker processes connect as the *application* role
+(``DATABASE_URL``: NOSUPERUSER, NOBYPASSRLS, DML only). Schema changes and tenant
+provisioning use the *owner* role (``DATABASE_OWNER_URL``). Management commands that
+change schemas (``migrate``, ``create_tenant``, ...) run as the owner: ``manage.py``
+sets ``SURVEY_DB_ROLE=owner`` for them, see ``config/dbrole.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+
+# --- Platform --------------------------------------------------------------------------
+PLATFORM_DOMAIN: str = env("PLATFORM_DOMAIN", default="localhost")
+PLATFORM_SCHEME: str = env("PLATFORM_SCHEME", default="http")
+PLATFORM_PORT: str = env("PLATFORM_PORT", default="8000")
+TENANT_TEMPLATE_SCHEMA = "_template"
+# Days between a soft delete and the purge of the tenant's schema.
+TENANT_PURGE_GRACE_DAYS: int = env.int("TENANT_PURGE_GRACE_DAYS", default=30)
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[PLATFORM_DOMAIN, f".{PLATFORM_DOMAIN}"])
+
+# --- Apps ------------------------------------------------------------------------------
+SHARED_APPS = [
+    # Before django_tenants so that our create_tenant/delete_tenant commands take precedence.
+    "shared_apps.core",
+    "shared_apps.tenants",
+    "django_tenants",
+    "shared_apps.accounts",
+    "billing",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
+TENANT_APPS = [
+    "tenant_apps.members",
+    "tenant_apps.surveys",
+]
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Organisation"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+AUTH_USER_MODEL = "accounts.User"
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+ROOT_URLCONF = "config.urls_tenant"
+# Issue the search_path/tenant SET once per request, not once per cursor.
+TENANT_LIMIT_SET_CALLS = True
+
+MIDDLEWARE = [
+    "shared_apps.core.middleware.RequestContextMiddleware",
+    "shared_apps.core.middleware.HealthCheckMiddleware",
+    "shared_apps.tenants.middleware.TenantMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+# --- Database --------------------------------------------------------------------------
+SURVEY_DB_ROLE: str = env("SURVEY_DB_ROLE", default="app")
+DATABASE_APP_URL: str = env("DATABASE_URL", default="postgres://survey_app@127.0.0.1:5432/survey")
+DATABASE_OWNER_URL: str = env("DATABASE_OWNER_URL", default="postgres://survey_owner@127.0.0.1:5432/survey")
+
+
+def _db(url: str, engine: str) -> dict[str, Any]:
+    config: dict[str, Any] = dict(env.db_url_config(url))
+    config["ENGINE"] = engine
+    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    config["CONN_HEALTH_CHECKS"] = True
+    config.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+    return config
+
+
+def databases(app_url: str, owner_url: str, role: str) -> dict[str, dict[str, Any]]:
+    return {
+        # The tenant-aware backend also sets the RLS tenant setting on every tenant switch.
+        "default": _db(owner_url if role == "owner" else app_url, "shared_apps.core.db_backend"),
+        # Raw-SQL only: DDL that the application role may not run (clone a tenant schema,
+        # drop a purged one). Never routed to by the ORM.
+        "owner": _db(owner_url, "django.db.backends.postgresql"),
+    }
+
+
+DATABASES = databases(DATABASE_APP_URL, DATABASE_OWNER_URL, SURVEY_DB_ROLE)
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+DATABASE_APP_ROLE: str = env.db_url_config(DATABASE_APP_URL)["USER"]
+# Superuser connection used once by `manage.py setup_database` to create roles and database.
+DATABASE_ADMIN_URL: str = env("DATABASE_ADMIN_URL", default="postgres://postgres@127.0.0.1:5432/postgres")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache, Celery --------------------------------------------------------------
+REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Every key is prefixed with the current schema: no cache entry crosses tenants.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "TIMEOUT": 300,
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+    }
+}
+
+CELERY_BROKER_URL: str = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND: str | None = env("CELERY_RESULT_BACKEND", default=None)
+CELERY_TASK_ALWAYS_EAGER = False
+
+# --- Passwords and auth ----------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- REST API --------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "shared_apps.core.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("THROTTLE_ANON", default="20/min"),
+        "user": env("THROTTLE_USER", default="100/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Survey platform API",
+    "DESCRIPTION": "Multi-tenant survey platform. Tenant endpoints are served on <slug>.<platform domain>.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- I18N, static ----------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Logging: one JSON object a line, each carrying tenant and request id --------------
+LOG_LEVEL: str = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "shared_apps.core.logging.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(tenant)s %(request_id)s",
+            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

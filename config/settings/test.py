@@ -1,0 +1,20 @@
+"""Test settings: real PostgreSQL and Redis, separate database and Redis databases."""
+
+from .base import *  # noqa: F403
+from .base import CACHES, REST_FRAMEWORK, SURVEY_DB_ROLE, databases, env
+
+SECRET_KEY = "test-only-secret-key-not-for-production-0123456789abcdef"
+DEBUG = False
+ALLOWED_HOSTS = ["localhost", ".localhost", "127.0.0.1", "testserver"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests only
+
+REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/13")
+CACHES["default"]["LOCATION"] = REDIS_URL
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/14")
+CELERY_RESULT_BACKEND = env("TEST_CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/15")
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/min", "user": "10000/min"}
+
+# A database of its own, re-created by the test session (tests/conftest.py).
+DATABASE_APP_URL = env("TEST_DATABASE_URL", default="postgres://survey_app@127.0.0.1:5432/survey_test")
+DATABASE_OWNER_URL = env("TEST_DATABASE_OWNER_URL", default="postgres://survey_owner@127.0.0.1:5432/survey_test")
+DATABASES = databases(DATABASE_APP_URL, DATABASE_OWNER_URL, SURVEY_DB_ROLE)

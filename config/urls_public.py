@@ -1,0 +1,17 @@
+"""URLs of the platform host (PLATFORM_DOMAIN): signup and API docs."""
+
+from django.urls import path
+
+from config.urls_common import api_doc_patterns
+from shared_apps.tenants.apis import SignupCreateApi, SignupStatusApi
+
+urlpatterns = [
+    path("api/v1/signup/", SignupCreateApi.as_view(), name="signup-create"),
+    path("api/v1/signup/<uuid:public_id>/", SignupStatusApi.as_view(), name="signup-status"),
+    *api_doc_patterns("config.urls_public"),
+]
+
+handler400 = "shared_apps.core.errors.handler400"
+handler403 = "shared_apps.core.errors.handler403"
+handler404 = "shared_apps.core.errors.handler404"
+handler500 = "shared_apps.core.errors.handler500"

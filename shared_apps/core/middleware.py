@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from shared_apps.core.context import request_id_var, tenant_var
+from shared_apps.core.health import readiness
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (a valid incoming ``X-Request-ID`` is kept) and echoes it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        rid_token = request_id_var.set(request_id)
+        tenant_token = tenant_var.set("-")
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(rid_token)
+            tenant_var.reset(tenant_token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class HealthCheckMiddleware:
+    """``/healthz`` and ``/readyz`` answer on any host, before tenant resolution, so load
+    balancers and orchestrators need no tenant domain."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info.rstrip("/")
+        if path == "/healthz":
+            return JsonResponse({"status": "ok"})
+        if path == "/readyz":
+            ok, checks = readiness()
+            return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+        return self.get_response(request)

@@ -1,0 +1,62 @@
+"""Task bases. Platform tasks run in the public schema; tenant tasks name their schema explicitly.
+
+A tenant task is declared with ``@tenant_task(name=...)`` and takes ``schema_name`` as a keyword
+argument. Sending it puts that schema in the message header (tenant-schemas-celery switches the
+worker's connection to it); running it refuses when the connection is in ``public`` or in a schema
+other than the one named, so a message that lost its header can never run against the wrong data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from celery import shared_task
+from django.db import connection
+from tenant_schemas_celery.task import TenantTask
+
+from shared_apps.core.context import tenant_var
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TenantScopedError(RuntimeError):
+    pass
+
+
+class TenantScopedTask(TenantTask):  # type: ignore[misc]
+    abstract = True
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        schema_name = (kwargs or {}).get("schema_name")
+        if not schema_name or schema_name == "public":
+            raise TenantScopedError(f"{self.name} needs schema_name=<tenant schema> as a keyword argument.")
+        headers = dict(options.pop("headers", None) or {})
+        headers["_schema_name"] = schema_name
+        return super().apply_async(args=args, kwargs=kwargs, headers=headers, **options)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        schema_name = kwargs.get("schema_name")
+        if not schema_name or connection.schema_name in ("public", None) or connection.schema_name != schema_name:
+            raise TenantScopedError(
+                f"{self.name} refused to run: task names schema {schema_name!r} "
+                f"but the connection is in {connection.schema_name!r}."
+            )
+        token = tenant_var.set(schema_name)
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            tenant_var.reset(token)
+
+
+def tenant_task(*, name: str, **options: Any) -> Callable[[F], F]:
+    """Declare a tenant task with an explicit, stable name (renaming a module must not strand
+    queued messages)."""
+    options.setdefault("acks_late", True)
+    return shared_task(name=name, base=TenantScopedTask, **options)  # type: ignore[no-any-return]
+
+
+def platform_task(*, name: str, **options: Any) -> Callable[[F], F]:
+    """A task that runs in the public schema (provisioning, purge, fan-out)."""
+    options.setdefault("acks_late", True)
+    return shared_task(name=name, **options)  # type: ignore[no-any-return]

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from shared_apps.tenants.management.commands._base import TenantCommand
+from shared_apps.tenants.selectors import organisation_list
+from shared_apps.tenants.services import tenant_url
+
+
+class Command(TenantCommand):
+    help = "List organisations with their status, plan, schema and URL."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print a JSON array instead of a table.")
+        parser.add_argument("--status", default=None, help="Only organisations with this status.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        organisations = organisation_list()
+        if options["status"]:
+            organisations = organisations.filter(status=options["status"])
+        rows = [
+            {
+                "slug": o.slug, "name": o.name, "status": o.status, "plan": o.plan, "schema": o.schema_name,
+                "url": tenant_url(o), "created_at": o.created_at.isoformat(),
+                "purge_after": o.purge_after.isoformat() if o.purge_after else None,
+            }
+            for o in organisations
+        ]
+        if options["json"]:
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        if not rows:
+            self.stdout.write("No organisations.")
+            return
+        header = ("SLUG", "STATUS", "PLAN", "SCHEMA", "URL")
+        table = [header] + [(r["slug"], r["status"], r["plan"], r["schema"], r["url"]) for r in rows]
+        widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+        for row in table:
+            self.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+        self.stdout.write(f"{len(rows)} organisation(s).")

@@ -1,0 +1,57 @@
+"""Resolves the organisation from the request host and switches the connection to its schema.
+
+Unknown hosts get the common JSON 404; organisations that are not active get a clear status:
+provisioning 503 (with Retry-After), suspended 403, deleted or failed 404.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_tenant_domain_model
+
+from shared_apps.core.context import tenant_var
+from shared_apps.core.errors import error_response
+from shared_apps.tenants.models import Organisation
+
+Status = Organisation.Status
+
+
+class TenantMiddleware(TenantMainMiddleware):
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        connection.set_schema_to_public()
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return error_response(400, "invalid_host", "The request's Host header is not served here.")
+        domain_model = get_tenant_domain_model()
+        try:
+            tenant = self.get_tenant(domain_model, hostname)
+        except domain_model.DoesNotExist:
+            return error_response(404, "tenant_not_found", f"No organisation is served at {hostname!r}.")
+
+        if tenant.kind == Organisation.Kind.CUSTOMER and tenant.status != Status.ACTIVE:
+            blocked = self._blocked_response(tenant)
+            if blocked is not None:
+                return blocked
+
+        tenant.domain_url = hostname
+        request.tenant = tenant  # type: ignore[attr-defined]
+        connection.set_tenant(tenant)
+        tenant_var.set(tenant.schema_name)
+        self.setup_url_routing(request)
+        return None
+
+    @staticmethod
+    def _blocked_response(tenant: Organisation) -> HttpResponse | None:
+        if tenant.status == Status.SUSPENDED:
+            return error_response(
+                403, "tenant_suspended",
+                "This organisation is suspended. Its data is kept; contact the platform's support to restore access.",
+            )
+        if tenant.status == Status.PROVISIONING:
+            return error_response(503, "tenant_provisioning", "This organisation is being set up. Try again shortly.",
+                                  headers={"Retry-After": "5"})
+        return error_response(404, "tenant_not_found", "No organisation is served at this address.")

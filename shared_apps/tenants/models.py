@@ -1,0 +1,81 @@
+"""Organisations (tenants) and their domains: public schema."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+# Subdomains an organisation may not take: platform hosts, infrastructure and look-alikes.
+RESERVED_SLUGS = frozenset(
+    """
+    admin administrator api app apps assets auth billing blog cdn console dashboard demo-admin dev docs
+    ftp help imap internal login mail media metrics mx ns ns1 ns2 operator pop postgres public redis root
+    security signup smtp sso static staging status support system template test tenant tenants www
+    """.split()
+)
+
+
+def schema_name_for_slug(slug: str) -> str:
+    """``acme-corp`` -> ``t_acme_corp``. Slugs have no underscores, so the mapping is one-to-one,
+    and the prefix keeps tenant schemas apart from ``public`` and PostgreSQL's own."""
+    return "t_" + slug.replace("-", "_")
+
+
+class Organisation(TenantMixin):
+    class Status(models.TextChoices):
+        PROVISIONING = "provisioning"
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
+        PENDING_DELETION = "pending_deletion"
+        FAILED = "failed"
+
+    class Kind(models.TextChoices):
+        CUSTOMER = "customer"
+        PUBLIC = "public"  # the platform itself (public schema)
+        TEMPLATE = "template"  # the migrated schema that new tenants are cloned from
+
+    class Plan(models.TextChoices):
+        FREE = "free"
+        TEAM = "team"
+        BUSINESS = "business"
+        ENTERPRISE = "enterprise"
+
+    # Schemas are created by shared_apps.tenants.services.provisioning (clone + RLS), never on save().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CUSTOMER)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROVISIONING, db_index=True)
+    status_reason = models.CharField(max_length=500, blank=True)
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.FREE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    provisioned_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    purge_after = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("slug",)
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_customer(self) -> bool:
+        return self.kind == self.Kind.CUSTOMER
+
+
+class Domain(DomainMixin):
+    pass

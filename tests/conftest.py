@@ -1,0 +1,143 @@
+"""Test session: a real PostgreSQL database re-created and migrated as the owner role, real Redis.
+
+The test process itself connects as the *application* role (as the web and worker processes do),
+so row-level security applies to everything the tests do through the ORM. Tests commit for real
+(no per-test transaction rollback): tenants are provisioned with DDL on another connection and a
+real Celery worker must see the data. Tests therefore use unique names and clean up what they
+change in shared places.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def owner_env() -> dict[str, str]:
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "SURVEY_DB_ROLE": "owner"}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        call_command("setup_database", "--recreate", stdout=open(os.devnull, "w"))  # noqa: SIM115
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT, env=owner_env(), check=True,
+        )
+    for url in {settings.REDIS_URL, settings.CELERY_BROKER_URL, settings.CELERY_RESULT_BACKEND}:
+        if url:
+            redis.Redis.from_url(url).flushdb()
+    yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _db_access(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_after_test() -> Iterator[None]:
+    yield
+    connection.set_schema_to_public()
+
+
+def unique_slug(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def make_tenant() -> Callable[..., object]:
+    from shared_apps.tenants.services import tenant_create
+
+    def _make(slug: str | None = None, **kwargs: object) -> object:
+        kwargs.setdefault("name", "Test organisation")
+        kwargs.setdefault("admin_email", f"admin-{uuid.uuid4().hex[:8]}@example.test")
+        kwargs.setdefault("admin_password", "correct-horse-battery-staple")
+        return tenant_create(slug=slug or unique_slug(), **kwargs).organisation  # type: ignore[arg-type]
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def tenant_a() -> object:
+    from shared_apps.tenants.services import tenant_create
+
+    return tenant_create(slug=unique_slug("alpha"), name="Alpha Ltd", admin_email="admin@alpha.test",
+                         admin_password="correct-horse-battery-staple", demo=True).organisation
+
+
+@pytest.fixture(scope="session")
+def tenant_b() -> object:
+    from shared_apps.tenants.services import tenant_create
+
+    return tenant_create(slug=unique_slug("beta"), name="Beta GmbH", admin_email="admin@beta.test",
+                         admin_password="correct-horse-battery-staple", demo=True).organisation
+
+
+def host_of(tenant: object) -> str:
+    from shared_apps.tenants.services import tenant_domain
+
+    return tenant_domain(tenant.slug)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def client_for() -> Callable[[object], Client]:
+    """A test client whose requests go to the tenant's host."""
+
+    def _client(tenant: object) -> Client:
+        return Client(HTTP_HOST=host_of(tenant))
+
+    return _client
+
+
+@pytest.fixture
+def public_client() -> Client:
+    return Client(HTTP_HOST=settings.PLATFORM_DOMAIN)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: None) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker on the test broker, consuming every queue."""
+    log = open(ROOT / "var" / "test-celery-worker.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
+         "-Q", "high_priority,analytics,exports,notifications", "--loglevel=INFO", "--without-gossip",
+         "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    from config.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Celery worker exited with {process.returncode}; see var/test-celery-worker.log")
+        replies = app.control.ping(timeout=0.5)
+        if replies:
+            break
+    else:
+        process.kill()
+        raise RuntimeError("Celery worker did not answer a ping within 60 s")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()

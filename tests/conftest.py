@@ -37,12 +37,14 @@ def django_db_setup(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
         call_command("setup_database", "--recreate", stdout=open(os.devnull, "w"))  # noqa: SIM115
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=ROOT, env=owner_env(), check=True,
+            cwd=ROOT,
+            env=owner_env(),
+            check=True,
         )
     for url in {settings.REDIS_URL, settings.CELERY_BROKER_URL, settings.CELERY_RESULT_BACKEND}:
         if url:
             redis.Redis.from_url(url).flushdb()
-    yield
+    return
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -78,16 +80,26 @@ def make_tenant() -> Callable[..., object]:
 def tenant_a() -> object:
     from shared_apps.tenants.services import tenant_create
 
-    return tenant_create(slug=unique_slug("alpha"), name="Alpha Ltd", admin_email="admin@alpha.test",
-                         admin_password="correct-horse-battery-staple", demo=True).organisation
+    return tenant_create(
+        slug=unique_slug("alpha"),
+        name="Alpha Ltd",
+        admin_email="admin@alpha.test",
+        admin_password="correct-horse-battery-staple",
+        demo=True,
+    ).organisation
 
 
 @pytest.fixture(scope="session")
 def tenant_b() -> object:
     from shared_apps.tenants.services import tenant_create
 
-    return tenant_create(slug=unique_slug("beta"), name="Beta GmbH", admin_email="admin@beta.test",
-                         admin_password="correct-horse-battery-staple", demo=True).organisation
+    return tenant_create(
+        slug=unique_slug("beta"),
+        name="Beta GmbH",
+        admin_email="admin@beta.test",
+        admin_password="correct-horse-battery-staple",
+        demo=True,
+    ).organisation
 
 
 def host_of(tenant: object) -> str:
@@ -116,11 +128,26 @@ def celery_worker_process(django_db_setup: None) -> Iterator[subprocess.Popen[by
     """A real Celery worker on the test broker, consuming every queue."""
     log = open(ROOT / "var" / "test-celery-worker.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
-         "-Q", "high_priority,analytics,exports,notifications", "--loglevel=INFO", "--without-gossip",
-         "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-Q",
+            "high_priority,analytics,exports,notifications",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     from config.celery import app
 

@@ -3,7 +3,7 @@
 from .base import *  # noqa: F403
 from .base import CACHES, REST_FRAMEWORK, SURVEY_DB_ROLE, databases, env
 
-SECRET_KEY = "test-only-secret-key-not-for-production-0123456789abcdef"
+SECRET_KEY = "test-only-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
 DEBUG = False
 ALLOWED_HOSTS = ["localhost", ".localhost", "127.0.0.1", "testserver"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests only

@@ -28,8 +28,9 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": error}
 
 
-def error_response(status_code: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> JsonResponse:
+def error_response(
+    status_code: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JsonResponse:
     response = JsonResponse(error_body(code, message, details), status=status_code)
     for name, value in (headers or {}).items():
         response[name] = value
@@ -48,8 +49,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error in API view", exc_info=exc)
-        return Response(error_body("server_error", "Internal server error."),
-                        status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        return Response(
+            error_body("server_error", "Internal server error."), status=status.HTTP_500_INTERNAL_SERVER_ERROR
+        )
     if isinstance(exc, exceptions.ValidationError):
         details = _flatten(exc.detail)
         if isinstance(details, list):

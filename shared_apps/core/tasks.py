@@ -9,22 +9,20 @@ other than the one named, so a message that lost its header can never run agains
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from celery import shared_task
-from django.db import connection
 from tenant_schemas_celery.task import TenantTask
 
 from shared_apps.core.context import tenant_var
-
-F = TypeVar("F", bound=Callable[..., Any])
+from shared_apps.core.tenancy import current_schema
 
 
 class TenantScopedError(RuntimeError):
     pass
 
 
-class TenantScopedTask(TenantTask):  # type: ignore[misc]
+class TenantScopedTask(TenantTask):
     abstract = True
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
@@ -37,10 +35,10 @@ class TenantScopedTask(TenantTask):  # type: ignore[misc]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         schema_name = kwargs.get("schema_name")
-        if not schema_name or connection.schema_name in ("public", None) or connection.schema_name != schema_name:
+        in_schema = current_schema()
+        if not schema_name or in_schema == "public" or in_schema != schema_name:
             raise TenantScopedError(
-                f"{self.name} refused to run: task names schema {schema_name!r} "
-                f"but the connection is in {connection.schema_name!r}."
+                f"{self.name} refused to run: task names schema {schema_name!r} but the connection is in {in_schema!r}."
             )
         token = tenant_var.set(schema_name)
         try:
@@ -49,14 +47,14 @@ class TenantScopedTask(TenantTask):  # type: ignore[misc]
             tenant_var.reset(token)
 
 
-def tenant_task(*, name: str, **options: Any) -> Callable[[F], F]:
+def tenant_task(*, name: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
     """Declare a tenant task with an explicit, stable name (renaming a module must not strand
     queued messages)."""
     options.setdefault("acks_late", True)
-    return shared_task(name=name, base=TenantScopedTask, **options)  # type: ignore[no-any-return]
+    return shared_task(name=name, base=TenantScopedTask, **options)
 
 
-def platform_task(*, name: str, **options: Any) -> Callable[[F], F]:
+def platform_task(*, name: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
     """A task that runs in the public schema (provisioning, purge, fan-out)."""
     options.setdefault("acks_late", True)
-    return shared_task(name=name, **options)  # type: ignore[no-any-return]
+    return shared_task(name=name, **options)

@@ -16,7 +16,7 @@ from shared_apps.tenants.models import Organisation
 from shared_apps.tenants.selectors import organisation_get_by_public_id
 from shared_apps.tenants.services import organisation_signup, tenant_url
 
-SIGNUP_STATUS = {
+SIGNUP_STATUS: dict[str, str] = {
     Organisation.Status.PROVISIONING: "pending",
     Organisation.Status.ACTIVE: "ready",
     Organisation.Status.FAILED: "failed",
@@ -61,14 +61,19 @@ class SignupCreateApi(APIView):
         data = serializer.validated_data
         try:
             organisation = organisation_signup(
-                name=data["organisation_name"], slug=data["subdomain"].strip().lower(),
-                admin_email=data["admin_email"], password=data["password"],
+                name=data["organisation_name"],
+                slug=data["subdomain"].strip().lower(),
+                admin_email=data["admin_email"],
+                password=data["password"],
             )
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from exc
         payload = _status_payload(request, organisation)
-        return Response(SignupStatusOutput(payload).data, status=status.HTTP_202_ACCEPTED,
-                        headers={"Location": payload["status_url"]})
+        return Response(
+            SignupStatusOutput(payload).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": payload["status_url"]},
+        )
 
 
 class SignupStatusApi(APIView):
@@ -91,6 +96,8 @@ class TenantInfoApi(APIView):
     @extend_schema(responses={200: OutputSerializer}, operation_id="tenant_info")
     def get(self, request: Request) -> Response:
         organisation: Organisation = request.tenant  # type: ignore[attr-defined]
-        return Response(self.OutputSerializer(
-            {"slug": organisation.slug, "name": organisation.name, "url": tenant_url(organisation)}
-        ).data)
+        return Response(
+            self.OutputSerializer(
+                {"slug": organisation.slug, "name": organisation.name, "url": tenant_url(organisation)}
+            ).data
+        )

@@ -7,13 +7,13 @@ provisioning 503 (with Retry-After), suspended 403, deleted or failed 404.
 from __future__ import annotations
 
 from django.core.exceptions import DisallowedHost
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_tenant_domain_model
 
 from shared_apps.core.context import tenant_var
 from shared_apps.core.errors import error_response
+from shared_apps.core.tenancy import tenant_connection
 from shared_apps.tenants.models import Organisation
 
 Status = Organisation.Status
@@ -21,7 +21,7 @@ Status = Organisation.Status
 
 class TenantMiddleware(TenantMainMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        connection.set_schema_to_public()
+        tenant_connection().set_schema_to_public()
         try:
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
@@ -39,7 +39,7 @@ class TenantMiddleware(TenantMainMiddleware):
 
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]
-        connection.set_tenant(tenant)
+        tenant_connection().set_tenant(tenant)
         tenant_var.set(tenant.schema_name)
         self.setup_url_routing(request)
         return None
@@ -48,10 +48,15 @@ class TenantMiddleware(TenantMainMiddleware):
     def _blocked_response(tenant: Organisation) -> HttpResponse | None:
         if tenant.status == Status.SUSPENDED:
             return error_response(
-                403, "tenant_suspended",
+                403,
+                "tenant_suspended",
                 "This organisation is suspended. Its data is kept; contact the platform's support to restore access.",
             )
         if tenant.status == Status.PROVISIONING:
-            return error_response(503, "tenant_provisioning", "This organisation is being set up. Try again shortly.",
-                                  headers={"Retry-After": "5"})
+            return error_response(
+                503,
+                "tenant_provisioning",
+                "This organisation is being set up. Try again shortly.",
+                headers={"Retry-After": "5"},
+            )
         return error_response(404, "tenant_not_found", "No organisation is served at this address.")

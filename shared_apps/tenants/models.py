@@ -12,11 +12,55 @@ from django_tenants.models import DomainMixin, TenantMixin
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 # Subdomains an organisation may not take: platform hosts, infrastructure and look-alikes.
 RESERVED_SLUGS = frozenset(
-    """
-    admin administrator api app apps assets auth billing blog cdn console dashboard demo-admin dev docs
-    ftp help imap internal login mail media metrics mx ns ns1 ns2 operator pop postgres public redis root
-    security signup smtp sso static staging status support system template test tenant tenants www
-    """.split()
+    [
+        "admin",
+        "administrator",
+        "api",
+        "app",
+        "apps",
+        "assets",
+        "auth",
+        "billing",
+        "blog",
+        "cdn",
+        "console",
+        "dashboard",
+        "demo-admin",
+        "dev",
+        "docs",
+        "ftp",
+        "help",
+        "imap",
+        "internal",
+        "login",
+        "mail",
+        "media",
+        "metrics",
+        "mx",
+        "ns",
+        "ns1",
+        "ns2",
+        "operator",
+        "pop",
+        "postgres",
+        "public",
+        "redis",
+        "root",
+        "security",
+        "signup",
+        "smtp",
+        "sso",
+        "static",
+        "staging",
+        "status",
+        "support",
+        "system",
+        "template",
+        "test",
+        "tenant",
+        "tenants",
+        "www",
+    ]
 )
 
 

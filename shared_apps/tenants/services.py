@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from django_tenants.clone import CLONE_SCHEMA_FUNCTION
 from django_tenants.utils import schema_exists, tenant_context
@@ -23,6 +23,7 @@ from psycopg import sql
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import password_generate, user_get_or_create
 from shared_apps.core import rls
+from shared_apps.core.tenancy import current_schema, tenant_connection
 from shared_apps.tenants.models import (
     RESERVED_SLUGS,
     SLUG_RE,
@@ -85,9 +86,7 @@ def platform_bootstrap() -> None:
         owner = raw.fetchone()[0]
         raw.execute(CLONE_SCHEMA_FUNCTION.format(db_user=owner))
         raw.execute("REVOKE ALL ON FUNCTION public.clone_schema(text, text, public.cloneparms[]) FROM PUBLIC")
-        raw.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(settings.TENANT_TEMPLATE_SCHEMA))
-        )
+        raw.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(settings.TENANT_TEMPLATE_SCHEMA)))
         rls.grant_public_schema(raw, app_role=settings.DATABASE_APP_ROLE)
 
     public, _ = Organisation.objects.get_or_create(
@@ -110,8 +109,9 @@ def schema_secure(*, schema_name: str) -> int:
 # --- create ------------------------------------------------------------------------------
 
 
-def tenant_register(*, slug: str, name: str, plan: str = Organisation.Plan.FREE,
-                    created_by: User | None = None) -> Organisation:
+def tenant_register(
+    *, slug: str, name: str, plan: str = Organisation.Plan.FREE, created_by: User | None = None
+) -> Organisation:
     """Record a new organisation (status provisioning) and reserve its domain. No schema yet."""
     slug_validate(slug)
     if not name.strip():
@@ -124,8 +124,12 @@ def tenant_register(*, slug: str, name: str, plan: str = Organisation.Plan.FREE,
         if slug_is_taken(slug):
             raise ValidationError(f"The subdomain {slug!r} is already taken.", code="slug_taken")
         organisation = Organisation.objects.create(
-            schema_name=schema_name_for_slug(slug), slug=slug, name=name.strip(), plan=plan,
-            status=Status.PROVISIONING, created_by=created_by,
+            schema_name=schema_name_for_slug(slug),
+            slug=slug,
+            name=name.strip(),
+            plan=plan,
+            status=Status.PROVISIONING,
+            created_by=created_by,
         )
         Domain.objects.create(domain=tenant_domain(slug), tenant=organisation, is_primary=True)
     return organisation
@@ -170,14 +174,14 @@ def tenant_provision(*, organisation: Organisation, admin: User | None, demo: bo
     On any failure: drop what was made, mark the organisation failed, and re-raise."""
     if organisation.status != Status.PROVISIONING:
         raise TenantError(f"Organisation {organisation.slug!r} is {organisation.status}, not provisioning.")
-    if connection.schema_name != "public":
+    if current_schema() != "public":
         raise TenantError("Tenants are provisioned from the public schema.")
     try:
         _schema_clone(schema_name=organisation.schema_name)
         _tenant_seed(organisation=organisation, admin=admin, demo=demo)
     except Exception as exc:
         logger.exception("tenant provisioning failed", extra={"tenant": organisation.schema_name})
-        connection.set_schema_to_public()
+        tenant_connection().set_schema_to_public()
         if schema_exists(organisation.schema_name):
             _schema_drop(schema_name=organisation.schema_name)
         Domain.objects.filter(tenant=organisation).delete()
@@ -202,8 +206,15 @@ class TenantCreated:
     url: str
 
 
-def tenant_create(*, slug: str, name: str, admin_email: str, admin_password: str | None = None,
-                  plan: str = Organisation.Plan.FREE, demo: bool = False) -> TenantCreated:
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    admin_email: str,
+    admin_password: str | None = None,
+    plan: str = Organisation.Plan.FREE,
+    demo: bool = False,
+) -> TenantCreated:
     """Synchronous creation, for the operator CLI and the demo set-up."""
     generated = None
     if admin_password is None and not User.objects.filter(email__iexact=admin_email).exists():
@@ -256,7 +267,9 @@ def tenant_soft_delete(*, slug: str) -> Organisation:
     after TENANT_PURGE_GRACE_DAYS by the beat task (or at once with tenant_hard_delete)."""
     organisation = _customer(slug)
     if organisation.status == Status.PENDING_DELETION:
-        raise TenantError(f"Organisation {slug!r} is already scheduled for purge at {organisation.purge_after:%Y-%m-%d %H:%M} UTC.")
+        raise TenantError(
+            f"Organisation {slug!r} is already scheduled for purge at {organisation.purge_after:%Y-%m-%d %H:%M} UTC."
+        )
     now = timezone.now()
     organisation.status = Status.PENDING_DELETION
     organisation.deleted_at = now
@@ -317,7 +330,5 @@ def organisation_signup(*, name: str, slug: str, admin_email: str, password: str
     with transaction.atomic():
         admin = existing or user_get_or_create(email=admin_email, password=password)[0]
         organisation = tenant_register(slug=slug, name=name, created_by=admin)
-        transaction.on_commit(
-            lambda: tenant_provision_task.delay(organisation_id=organisation.pk, admin_id=admin.pk)
-        )
+        transaction.on_commit(lambda: tenant_provision_task.delay(organisation_id=organisation.pk, admin_id=admin.pk))
     return organisation

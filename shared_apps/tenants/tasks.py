@@ -19,8 +19,8 @@ def tenant_provision_task(*, organisation_id: int, admin_id: int | None) -> str:
     admin = User.objects.filter(pk=admin_id).first() if admin_id else None
     try:
         tenant_provision(organisation=organisation, admin=admin)
-    except Exception:
-        return Organisation.Status.FAILED  # recorded on the organisation; no retry of a deterministic failure
+    except Exception:  # noqa: BLE001 - recorded on the organisation; a deterministic failure is not retried
+        return Organisation.Status.FAILED
     return Organisation.Status.ACTIVE
 
 

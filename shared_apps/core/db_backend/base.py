@@ -22,6 +22,10 @@ IntegrityError = tenants_base.IntegrityError
 
 
 class DatabaseWrapper(tenants_base.DatabaseWrapper):
+    _setting_search_path: bool
+    search_path_set_schemas: list[str] | None
+    schema_name: str
+
     def _handle_search_path(self, cursor: Any = None) -> None:
         if self._setting_search_path:
             return

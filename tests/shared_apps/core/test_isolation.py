@@ -18,8 +18,9 @@ from tenant_apps.surveys.models import Survey
 
 def _count(schema: str, table: str = "surveys_survey") -> int:
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table)).as_string(
-            cursor.cursor))
+        cursor.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table)).as_string(cursor.cursor)
+        )
         return cursor.fetchone()[0]
 
 
@@ -42,8 +43,12 @@ def test_tenant_reads_own_rows_but_not_another_schema_qualified(tenant_a, tenant
 
 
 def test_tenant_cannot_insert_into_another_tenant_schema(tenant_a, tenant_b):
-    with tenant_context(tenant_a), pytest.raises(ProgrammingError) as excinfo, transaction.atomic(), \
-            connection.cursor() as cursor:
+    with (
+        tenant_context(tenant_a),
+        pytest.raises(ProgrammingError) as excinfo,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(
             f'INSERT INTO "{tenant_b.schema_name}".surveys_survey '
             "(title, description, status, definition, created_at, updated_at) "
@@ -151,8 +156,10 @@ def test_partitioned_tables_and_partitions_are_secured_and_survive_cloning(make_
     on each partition (clone_schema itself leaves partitioned parents without it)."""
     parent = '"_template".bench_events'
     _owner_execute(f"CREATE TABLE {parent} (id bigint, at date NOT NULL) PARTITION BY RANGE (at)")
-    _owner_execute(f"CREATE TABLE \"_template\".bench_events_2026_11 PARTITION OF {parent} "
-                   "FOR VALUES FROM ('2026-11-01') TO ('2026-12-01')")
+    _owner_execute(
+        f'CREATE TABLE "_template".bench_events_2026_11 PARTITION OF {parent} '
+        "FOR VALUES FROM ('2026-11-01') TO ('2026-12-01')"
+    )
     schema_secure(schema_name="_template")
     try:
         tenant = make_tenant()
@@ -162,8 +169,10 @@ def test_partitioned_tables_and_partitions_are_secured_and_survive_cloning(make_
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname LIKE 'bench_events%%' "
-                "ORDER BY c.relname", [tenant.schema_name])
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname LIKE 'bench_events%%' ORDER BY c.relname",
+                [tenant.schema_name],
+            )
             rows = cursor.fetchall()
         assert rows == [("bench_events", "p", True, True), ("bench_events_2026_11", "r", True, True)]
         # The partition's own policy applies when it is addressed directly.
@@ -175,4 +184,3 @@ def test_partitioned_tables_and_partitions_are_secured_and_survive_cloning(make_
             assert _count(tenant.schema_name, "bench_events_2026_11") == 1
     finally:
         _owner_execute(f"DROP TABLE IF EXISTS {parent}")
-

@@ -1,7 +1,7 @@
 """Create the database roles and the database, idempotently, as a PostgreSQL superuser.
 
-    owner role  LOGIN, BYPASSRLS: owns every schema and table, runs migrations and provisioning.
-    app role    LOGIN, NOSUPERUSER, NOBYPASSRLS, NOCREATEDB, NOCREATEROLE: DML only, under RLS.
+owner role  LOGIN, BYPASSRLS: owns every schema and table, runs migrations and provisioning.
+app role    LOGIN, NOSUPERUSER, NOBYPASSRLS, NOCREATEDB, NOCREATEROLE: DML only, under RLS.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--recreate", action="store_true",
+            "--recreate",
+            action="store_true",
             help="Drop and re-create the database first (destroys its data; used by the test suite).",
         )
 
@@ -59,11 +60,13 @@ class Command(BaseCommand):
         except psycopg.OperationalError as exc:
             raise CommandError(f"Cannot connect as the PostgreSQL superuser (DATABASE_ADMIN_URL): {exc}") from exc
         with admin, admin.cursor() as cur:
-            result = _ensure_role(cur, owner["user"], owner["password"],
-                                  "LOGIN NOSUPERUSER BYPASSRLS NOCREATEROLE CREATEDB")
+            result = _ensure_role(
+                cur, owner["user"], owner["password"], "LOGIN NOSUPERUSER BYPASSRLS NOCREATEROLE CREATEDB"
+            )
             self.stdout.write(f"owner role {owner['user']!r}: {result}")
-            result = _ensure_role(cur, app["user"], app["password"],
-                                  "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION")
+            result = _ensure_role(
+                cur, app["user"], app["password"], "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION"
+            )
             self.stdout.write(f"application role {app['user']!r}: {result}")
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname])
             exists = cur.fetchone() is not None
@@ -71,15 +74,18 @@ class Command(BaseCommand):
                 cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
                 exists = False
             if not exists:
-                cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(dbname), sql.Identifier(owner["user"])))
+                cur.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(owner["user"]))
+                )
             self.stdout.write(f"database {dbname!r}: {'ready' if exists else 'created'}")
             cur.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dbname)))
-            cur.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
-                sql.Identifier(dbname), sql.Identifier(app["user"])))
+            cur.execute(
+                sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+                    sql.Identifier(dbname), sql.Identifier(app["user"])
+                )
+            )
         in_db = urlunsplit(urlsplit(settings.DATABASE_ADMIN_URL)._replace(path=f"/{dbname}"))
         with psycopg.connect(in_db, autocommit=True) as conn, conn.cursor() as cur:
             cur.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner["user"])))
             cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         self.stdout.write(self.style.SUCCESS("Database roles and database are ready. Next: python manage.py migrate"))
-

@@ -25,8 +25,10 @@ class Command(BaseCommand):
             problems = rls.role_problems(raw, app_role=app_role)
             reports = rls.inspect_schemas(raw, schema_names=rls.tenant_schema_names(raw), app_role=app_role)
         if not options["quiet"]:
-            self.stdout.write(f"application role {app_role!r}: " + ("NOT SAFE" if problems else
-                              "no superuser, no BYPASSRLS, no privileged membership"))
+            self.stdout.write(
+                f"application role {app_role!r}: "
+                + ("NOT SAFE" if problems else "no superuser, no BYPASSRLS, no privileged membership")
+            )
         for report in reports:
             problems += report.problems
             if not options["quiet"]:

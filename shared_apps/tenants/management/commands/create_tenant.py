@@ -19,16 +19,23 @@ class Command(TenantCommand):
         parser.add_argument("--slug", required=True, help="Subdomain, e.g. 'acme' for acme.<PLATFORM_DOMAIN>.")
         parser.add_argument("--name", required=True, help="Organisation's display name.")
         parser.add_argument("--admin-email", required=True, help="Email of the organisation's first admin.")
-        parser.add_argument("--admin-password", default=None,
-                            help="Password for a new admin account (default: a random one, printed once).")
+        parser.add_argument(
+            "--admin-password",
+            default=None,
+            help="Password for a new admin account (default: a random one, printed once).",
+        )
         parser.add_argument("--plan", default=Organisation.Plan.FREE, choices=Organisation.Plan.values)
         parser.add_argument("--demo", action="store_true", help="Also create a demo survey.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(f"Creating organisation {options['slug']!r}...")
         created = tenant_create(
-            slug=options["slug"], name=options["name"], admin_email=options["admin_email"],
-            admin_password=options["admin_password"], plan=options["plan"], demo=options["demo"],
+            slug=options["slug"],
+            name=options["name"],
+            admin_email=options["admin_email"],
+            admin_password=options["admin_password"],
+            plan=options["plan"],
+            demo=options["demo"],
         )
         org = created.organisation
         self.stdout.write(self.style.SUCCESS(f"Organisation {org.slug!r} is ready (schema {org.schema_name})."))

@@ -30,8 +30,10 @@ class Command(TenantCommand):
             self.stdout.write(self.style.SUCCESS(f"Organisation {slug!r} deleted; schema {schema_name} dropped."))
             return
         organisation = tenant_soft_delete(slug=slug)
-        assert organisation.purge_after is not None
-        self.stdout.write(self.style.SUCCESS(
-            f"Organisation {slug!r} is deleted and no longer served; its data will be purged after "
-            f"{organisation.purge_after:%Y-%m-%d %H:%M} UTC. To purge now: delete_tenant {slug} --hard --yes"
-        ))
+        purge_after = f"{organisation.purge_after:%Y-%m-%d %H:%M} UTC"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Organisation {slug!r} is deleted and no longer served; its data will be purged after "
+                f"{purge_after}. To purge now: delete_tenant {slug} --hard --yes"
+            )
+        )

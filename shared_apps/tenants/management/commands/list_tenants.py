@@ -23,8 +23,13 @@ class Command(TenantCommand):
             organisations = organisations.filter(status=options["status"])
         rows = [
             {
-                "slug": o.slug, "name": o.name, "status": o.status, "plan": o.plan, "schema": o.schema_name,
-                "url": tenant_url(o), "created_at": o.created_at.isoformat(),
+                "slug": o.slug,
+                "name": o.name,
+                "status": o.status,
+                "plan": o.plan,
+                "schema": o.schema_name,
+                "url": tenant_url(o),
+                "created_at": o.created_at.isoformat(),
                 "purge_after": o.purge_after.isoformat() if o.purge_after else None,
             }
             for o in organisations

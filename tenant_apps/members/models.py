@@ -13,7 +13,12 @@ class Membership(models.Model):
         ANALYST = "analyst"
         RESPONDENT = "respondent"
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Cross-schema reference to the public user table: no database constraint and no ORM cascade
+    # (a delete in the public schema cannot see tenant tables). Removing a user's memberships is
+    # an explicit service run in each tenant's context.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.RESPONDENT)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -19,7 +19,11 @@ class Survey(models.Model):
     definition = models.JSONField(default=dict, blank=True)
     # Cross-schema reference to the public user table: no constraint, no ORM cascade (see members).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from shared_apps.accounts.models import User
+from shared_apps.accounts.services import password_generate
 from shared_apps.tenants.models import Organisation
 from shared_apps.tenants.services import (
     OWNER_DB,
@@ -48,15 +49,18 @@ class Command(BaseCommand):
         organisation = tenant_register(slug=slug, name="Bench", created_by=admin)
         with transaction.atomic(using=OWNER_DB), connections[OWNER_DB].cursor() as cursor:
             cursor.cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(organisation.schema_name)))
-        call_command("migrate_schemas", schema_name=organisation.schema_name, tenant=True, interactive=False,
-                     verbosity=0)
+        call_command(
+            "migrate_schemas", schema_name=organisation.schema_name, tenant=True, interactive=False, verbosity=0
+        )
         schema_secure(schema_name=organisation.schema_name)
         _tenant_seed(organisation=organisation, admin=admin, demo=False)
-        Organisation.objects.filter(pk=organisation.pk).update(status=Organisation.Status.ACTIVE,
-                                                               provisioned_at=timezone.now())
+        Organisation.objects.filter(pk=organisation.pk).update(
+            status=Organisation.Status.ACTIVE, provisioned_at=timezone.now()
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         run = uuid.uuid4().hex[:6]
+        password = password_generate()
         admin_email = f"bench-{run}@example.test"
         created: list[str] = []
         timings: dict[str, list[float]] = {"clone": [], "migrate": []}
@@ -64,14 +68,17 @@ class Command(BaseCommand):
             for i in range(options["clones"]):
                 slug = f"bench-c{run}-{i}"
                 started = time.perf_counter()
-                tenant_create(slug=slug, name="Bench", admin_email=admin_email, admin_password="bench-Password-1")
+                tenant_create(slug=slug, name="Bench", admin_email=admin_email, admin_password=password)
                 timings["clone"].append(time.perf_counter() - started)
                 created.append(slug)
                 self.stdout.write(f"\rclone   {i + 1}/{options['clones']}", ending="")
                 self.stdout.flush()
             self.stdout.write("")
-            admin = User.objects.get(email=admin_email) if options["clones"] else User.objects.create_user(
-                admin_email, "bench-Password-1")
+            admin = (
+                User.objects.get(email=admin_email)
+                if options["clones"]
+                else User.objects.create_user(admin_email, password)
+            )
             for i in range(options["migrations"]):
                 slug = f"bench-m{run}-{i}"
                 started = time.perf_counter()

@@ -25,8 +25,9 @@ class Command(TenantCommand):
         organisation = Organisation.objects.filter(slug="demo").first()
         if organisation is None:
             self.stdout.write("Creating the demo organisation...")
-            created = tenant_create(slug="demo", name="Demo Organisation", admin_email=options["email"],
-                                    admin_password=password, demo=True)
+            created = tenant_create(
+                slug="demo", name="Demo Organisation", admin_email=options["email"], admin_password=password, demo=True
+            )
             organisation, admin = created.organisation, created.admin
         else:
             admin = User.objects.get(email=options["email"])

@@ -9,8 +9,11 @@ marked failed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -74,14 +77,26 @@ def slug_is_taken(slug: str) -> bool:
     return Organisation.objects.filter(slug=slug).exclude(status=Status.FAILED).exists()
 
 
+@contextmanager
+def owner_cursor() -> Iterator[Any]:
+    """A raw psycopg cursor on the owner role, in a transaction. The connection is closed
+    afterwards: DDL is rare, and an idle owner connection must not linger in web or worker
+    processes (nor be inherited by forked migration workers)."""
+    owner = connections[OWNER_DB]
+    try:
+        with transaction.atomic(using=OWNER_DB), owner.cursor() as cursor:
+            yield cursor.cursor
+    finally:
+        owner.close()
+
+
 # --- platform bootstrap (runs after the public schema is migrated) -------------------------
 
 
 def platform_bootstrap() -> None:
     """Idempotent, as the owner role: grants on the public schema, the clone function, the
     public organisation with the platform domain, and the template organisation + schema."""
-    with transaction.atomic(using=OWNER_DB), connections[OWNER_DB].cursor() as cursor:
-        raw = cursor.cursor
+    with owner_cursor() as raw:
         raw.execute("SELECT current_user")
         owner = raw.fetchone()[0]
         raw.execute(CLONE_SCHEMA_FUNCTION.format(db_user=owner))
@@ -102,8 +117,8 @@ def platform_bootstrap() -> None:
 
 def schema_secure(*, schema_name: str) -> int:
     """Re-apply grants and RLS to one tenant schema, as the owner role."""
-    with transaction.atomic(using=OWNER_DB), connections[OWNER_DB].cursor() as cursor:
-        return rls.secure_schema(cursor.cursor, schema_name=schema_name, app_role=settings.DATABASE_APP_ROLE)
+    with owner_cursor() as raw:
+        return rls.secure_schema(raw, schema_name=schema_name, app_role=settings.DATABASE_APP_ROLE)
 
 
 # --- create ------------------------------------------------------------------------------
@@ -137,8 +152,7 @@ def tenant_register(
 
 def _schema_clone(*, schema_name: str) -> None:
     template = settings.TENANT_TEMPLATE_SCHEMA
-    with transaction.atomic(using=OWNER_DB), connections[OWNER_DB].cursor() as cursor:
-        raw = cursor.cursor
+    with owner_cursor() as raw:
         raw.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [template])
         if raw.fetchone() is None:
             raise TenantError(f"The template schema {template!r} is missing: run `python manage.py migrate`.")
@@ -152,8 +166,8 @@ def _schema_clone(*, schema_name: str) -> None:
 def _schema_drop(*, schema_name: str) -> None:
     if schema_name in ("public", settings.TENANT_TEMPLATE_SCHEMA):
         raise TenantError(f"Refusing to drop the {schema_name!r} schema.")
-    with transaction.atomic(using=OWNER_DB), connections[OWNER_DB].cursor() as cursor:
-        cursor.cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema_name)))
+    with owner_cursor() as raw:
+        raw.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema_name)))
 
 
 def _tenant_seed(*, organisation: Organisation, admin: User | None, demo: bool) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connections, transaction
 from django.utils import timezone
 from psycopg import sql
 
@@ -19,8 +18,8 @@ from shared_apps.accounts.models import User
 from shared_apps.accounts.services import password_generate
 from shared_apps.tenants.models import Organisation
 from shared_apps.tenants.services import (
-    OWNER_DB,
     _tenant_seed,
+    owner_cursor,
     schema_secure,
     tenant_create,
     tenant_hard_delete,
@@ -47,8 +46,8 @@ class Command(BaseCommand):
 
     def _migrate_based(self, slug: str, admin: User) -> None:
         organisation = tenant_register(slug=slug, name="Bench", created_by=admin)
-        with transaction.atomic(using=OWNER_DB), connections[OWNER_DB].cursor() as cursor:
-            cursor.cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(organisation.schema_name)))
+        with owner_cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(organisation.schema_name)))
         call_command(
             "migrate_schemas", schema_name=organisation.schema_name, tenant=True, interactive=False, verbosity=0
         )

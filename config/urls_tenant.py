@@ -3,10 +3,31 @@
 from django.urls import path
 
 from config.urls_common import api_doc_patterns
-from shared_apps.tenants.apis import TenantInfoApi
+from tenant_apps.audit.apis import AuditEventListApi
+from tenant_apps.members import apis as members
 
 urlpatterns = [
-    path("api/v1/tenant/", TenantInfoApi.as_view(), name="tenant-info"),
+    path("api/v1/tenant/", members.TenantInfoApi.as_view(), name="tenant-info"),
+    path("api/v1/auth/token/", members.AuthTokenApi.as_view(), name="auth-token"),
+    path("api/v1/auth/token/refresh/", members.AuthTokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("api/v1/auth/logout/", members.AuthLogoutApi.as_view(), name="auth-logout"),
+    path("api/v1/auth/password/change/", members.PasswordChangeApi.as_view(), name="auth-password-change"),
+    path("api/v1/auth/password/reset/", members.PasswordResetApi.as_view(), name="auth-password-reset"),
+    path(
+        "api/v1/auth/password/reset/confirm/",
+        members.PasswordResetConfirmApi.as_view(),
+        name="auth-password-reset-confirm",
+    ),
+    path("api/v1/me/", members.MeApi.as_view(), name="me"),
+    path("api/v1/permissions/", members.PermissionListApi.as_view(), name="permission-list"),
+    path("api/v1/members/", members.MemberListApi.as_view(), name="member-list"),
+    path("api/v1/members/<int:pk>/", members.MemberDetailApi.as_view(), name="member-detail"),
+    path("api/v1/invitations/", members.InvitationListApi.as_view(), name="invitation-list"),
+    path("api/v1/invitations/accept/", members.InvitationAcceptApi.as_view(), name="invitation-accept"),
+    path("api/v1/invitations/<int:pk>/", members.InvitationRevokeApi.as_view(), name="invitation-revoke"),
+    path("api/v1/roles/", members.RoleListApi.as_view(), name="role-list"),
+    path("api/v1/roles/<int:pk>/", members.RoleDetailApi.as_view(), name="role-detail"),
+    path("api/v1/audit/", AuditEventListApi.as_view(), name="audit-list"),
     *api_doc_patterns("config.urls_tenant"),
 ]
 

@@ -168,3 +168,128 @@ def celery_worker_process(django_db_setup: None) -> Iterator[subprocess.Popen[by
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+# --- identity helpers ----------------------------------------------------------------------------
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def make_member() -> Callable[..., object]:
+    """Create a user with an active membership of ``role`` in ``tenant``."""
+    from django_tenants.utils import tenant_context
+
+    from shared_apps.accounts.models import User
+    from tenant_apps.members.services import membership_ensure
+
+    def _make(tenant: object, role: str = "admin", email: str | None = None) -> object:
+        user = User.objects.create_user(email or f"{role}-{uuid.uuid4().hex[:8]}@example.test", PASSWORD)
+        with tenant_context(tenant):
+            membership_ensure(user=user, role_slug=role)
+        return user
+
+    return _make
+
+
+def login(tenant: object, email: str, password: str = PASSWORD) -> dict[str, str]:
+    response = Client(HTTP_HOST=host_of(tenant)).post(
+        "/api/v1/auth/token/", {"email": email, "password": password}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.fixture
+def api_client_for() -> Callable[[object, object], Client]:
+    """A client on the tenant's host, signed in as ``user`` (Bearer access token)."""
+
+    def _client(user: object, tenant: object) -> Client:
+        tokens = login(tenant, user.email)  # type: ignore[attr-defined]
+        client = Client(HTTP_HOST=host_of(tenant), HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+        client.tokens = tokens  # type: ignore[attr-defined]
+        return client
+
+    return _client
+
+
+# --- real SMTP ---------------------------------------------------------------------------------
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[object] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        import email
+
+        self.messages.append(email.message_from_bytes(envelope.content))  # type: ignore[attr-defined]
+        return "250 OK"
+
+    def wait_for(self, to: str, timeout: float = 30.0) -> object:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.messages:
+                if to in str(message["To"]):  # type: ignore[index]
+                    return message
+            time.sleep(0.1)
+        raise AssertionError(f"no email to {to} within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[_Mailbox]:
+    """A real SMTP server (aiosmtpd) on the port the test settings send to."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = _Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=settings.EMAIL_PORT)
+    controller.start()
+    yield mailbox
+    controller.stop()
+
+
+# --- two real server processes ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_servers(django_db_setup: None) -> Iterator[list[str]]:
+    """Two gunicorn processes (one worker each) serving the test database: base URLs."""
+    import socket
+
+    import requests
+
+    processes, urls = [], []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        log = open(ROOT / "var" / f"test-gunicorn-{port}.log", "wb")  # noqa: SIM115
+        processes.append(
+            (
+                subprocess.Popen(
+                    [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+                    cwd=ROOT,
+                    env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                ),
+                log,
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    for url in urls:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server at {url} did not start; see var/test-gunicorn-*.log")
+            time.sleep(0.2)
+    yield urls
+    for process, log in processes:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()

@@ -9,6 +9,7 @@ sets ``SURVEY_DB_ROLE=owner`` for them, see ``config/dbrole.py``.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,16 @@ SHARED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
 ]
 TENANT_APPS = [
+    "axes",  # login-failure records and lockouts per organisation
+    "tenant_apps.audit",
     "tenant_apps.members",
+    "tenant_apps.notifications",
     "tenant_apps.surveys",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -68,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -139,15 +145,66 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out credentials
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Number of reverse proxies in front of the app whose X-Forwarded-For entries are trusted (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT: int = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Lockout (django-axes): per organisation (its tables live in each tenant schema); an account OR an IP
+# address is locked after AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_TIME.
+AXES_FAILURE_LIMIT: int = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# authenticate() is called with username=<email>; the lockout check must read the same key.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_DISABLE_ACCESS_LOG = True
+AXES_CLIENT_IP_CALLABLE = "shared_apps.core.http.client_ip"
+AXES_USERNAME_CALLABLE = "tenant_apps.members.auth.axes_username"
+AXES_LOCKOUT_CALLABLE = "tenant_apps.members.auth.axes_lockout_response"
+AXES_VERBOSE = False
+
+# JWT (simplejwt): tenant-bound tokens; refresh-token families tracked in Redis (tenant_apps.members.tokens).
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_SECONDS", default=300)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_SECONDS", default=7 * 24 * 3600)),
+    # Defaults to the final SECRET_KEY of the environment's settings; JWT_SIGNING_KEY separates them.
+    **({"SIGNING_KEY": env("JWT_SIGNING_KEY")} if env("JWT_SIGNING_KEY", default="") else {}),
+    "ALGORITHM": "HS256",
+    "USER_ID_CLAIM": "user_id",
+    "UPDATE_LAST_LOGIN": False,
+}
+# Effective permissions: in-process cache (invalidated over Redis pub/sub) backed by Redis.
+PERMISSIONS_L1_SECONDS: int = env.int("PERMISSIONS_L1_SECONDS", default=60)
+PERMISSIONS_L2_SECONDS: int = env.int("PERMISSIONS_L2_SECONDS", default=300)
+INVITATION_DAYS: int = env.int("INVITATION_DAYS", default=7)
+PASSWORD_RESET_TIMEOUT: int = env.int("PASSWORD_RESET_SECONDS", default=3600)
+
+# --- Email ---------------------------------------------------------------------------------
+EMAIL_BACKEND: str = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST: str = env("EMAIL_HOST", default="127.0.0.1")
+EMAIL_PORT: int = env.int("EMAIL_PORT", default=1025)
+EMAIL_HOST_USER: str = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD: str = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS: bool = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL: str = env("DEFAULT_FROM_EMAIL", default="Survey platform <no-reply@localhost>")
+
 # --- REST API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "shared_apps.core.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "shared_apps.core.throttling.TenantAnonRateThrottle",
+        "shared_apps.core.throttling.TenantUserRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="20/min"),
         "user": env("THROTTLE_USER", default="100/min"),

@@ -18,3 +18,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/min", "user": "10000/
 DATABASE_APP_URL = env("TEST_DATABASE_URL", default="postgres://survey_app@127.0.0.1:5432/survey_test")
 DATABASE_OWNER_URL = env("TEST_DATABASE_OWNER_URL", default="postgres://survey_owner@127.0.0.1:5432/survey_test")
 DATABASES = databases(DATABASE_APP_URL, DATABASE_OWNER_URL, SURVEY_DB_ROLE)
+
+# Real SMTP to a local aiosmtpd server started by the test session.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_PORT = env.int("TEST_SMTP_PORT", default=2526)

@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from shared_apps.core.context import request_id_var, tenant_var
+from shared_apps.core.context import Actor, actor_var, request_id_var, tenant_var
 from shared_apps.core.health import readiness
+from shared_apps.core.http import client_ip
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -24,11 +25,20 @@ class RequestContextMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         rid_token = request_id_var.set(request_id)
         tenant_token = tenant_var.set("-")
+        actor_token = actor_var.set(
+            Actor(
+                kind="anonymous",
+                channel="api",
+                ip=client_ip(request),
+                user_agent=request.headers.get("User-Agent", "")[:300],
+            )
+        )
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(rid_token)
             tenant_var.reset(tenant_token)
+            actor_var.reset(actor_token)
         response["X-Request-ID"] = request_id
         return response
 

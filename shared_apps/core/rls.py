@@ -23,8 +23,17 @@ from psycopg import sql
 
 TENANT_SETTING = "app.tenant"
 POLICY_NAME = "tenant_isolation"
-# Tables whose rows the application may add and read but never change (append-only).
-APPEND_ONLY_TABLES: frozenset[str] = frozenset()
+# Tables whose rows the application may add and read but never change (append-only), with
+# their partitions (``<table>_p...``, ``<table>_default``).
+APPEND_ONLY_TABLES: frozenset[str] = frozenset({"audit_event"})
+
+
+def is_append_only(table_name: str) -> bool:
+    return any(
+        table_name == t or table_name.startswith(f"{t}_p") or table_name == f"{t}_default" for t in APPEND_ONLY_TABLES
+    )
+
+
 SYSTEM_SCHEMAS = ("public", "information_schema")
 
 
@@ -74,7 +83,7 @@ def secure_schema(cursor: Any, *, schema_name: str, app_role: str) -> int:
                 sql.Identifier(POLICY_NAME), table, expr=policy_expression(schema_name)
             )
         )
-        if table_name in APPEND_ONLY_TABLES:
+        if is_append_only(table_name):
             cursor.execute(sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(table, role))
     return len(tables)
 
@@ -129,14 +138,16 @@ def inspect_schemas(cursor: Any, *, schema_names: Iterable[str], app_role: str) 
             SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner),
                    (SELECT array_agg(p.qual || '|' || coalesce(p.with_check, '') || '|' || p.cmd)
                       FROM pg_policies p WHERE p.schemaname = n.nspname AND p.tablename = c.relname
-                       AND p.policyname = %s)
+                       AND p.policyname = %s),
+                   has_table_privilege(%s, c.oid, 'UPDATE') OR has_table_privilege(%s, c.oid, 'DELETE')
+                       OR has_table_privilege(%s, c.oid, 'TRUNCATE')
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY c.relname
             """,
-            [POLICY_NAME, schema_name],
+            [POLICY_NAME, app_role, app_role, app_role, schema_name],
         )
         expected = expected_policy_qual(schema_name)
-        for relname, enabled, forced, owner, policies in cursor.fetchall():
+        for relname, enabled, forced, owner, policies, can_change in cursor.fetchall():
             report.tables += 1
             where = f"{schema_name}.{relname}"
             if not enabled:
@@ -149,6 +160,8 @@ def inspect_schemas(cursor: Any, *, schema_names: Iterable[str], app_role: str) 
                 report.problems.append(f"{where}: no {POLICY_NAME} policy")
             elif policies != [f"{expected}|{expected}|ALL"]:
                 report.problems.append(f"{where}: {POLICY_NAME} policy does not restrict rows to {schema_name!r}")
+            if can_change and is_append_only(relname):
+                report.problems.append(f"{where}: append-only, but the application role may UPDATE/DELETE/TRUNCATE")
         reports.append(report)
     return reports
 

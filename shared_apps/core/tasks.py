@@ -14,7 +14,7 @@ from typing import Any
 from celery import shared_task
 from tenant_schemas_celery.task import TenantTask
 
-from shared_apps.core.context import tenant_var
+from shared_apps.core.context import Actor, actor_var, tenant_var
 from shared_apps.core.tenancy import current_schema
 
 
@@ -41,10 +41,12 @@ class TenantScopedTask(TenantTask):
                 f"{self.name} refused to run: task names schema {schema_name!r} but the connection is in {in_schema!r}."
             )
         token = tenant_var.set(schema_name)
+        actor_token = actor_var.set(Actor(kind="system", channel="task", user_agent=f"task {self.name}"))
         try:
             return super().__call__(*args, **kwargs)
         finally:
             tenant_var.reset(token)
+            actor_var.reset(actor_token)
 
 
 def tenant_task(*, name: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:

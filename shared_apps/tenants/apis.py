@@ -83,21 +83,3 @@ class SignupStatusApi(APIView):
         if organisation is None:
             raise NotFound("No signup with this id.")
         return Response(SignupStatusOutput(_status_payload(request, organisation)).data)
-
-
-class TenantInfoApi(APIView):
-    """Public facts about the organisation this host serves (respondent pages use them)."""
-
-    class OutputSerializer(serializers.Serializer):
-        slug = serializers.CharField()
-        name = serializers.CharField()
-        url = serializers.URLField()
-
-    @extend_schema(responses={200: OutputSerializer}, operation_id="tenant_info")
-    def get(self, request: Request) -> Response:
-        organisation: Organisation = request.tenant  # type: ignore[attr-defined]
-        return Response(
-            self.OutputSerializer(
-                {"slug": organisation.slug, "name": organisation.name, "url": tenant_url(organisation)}
-            ).data
-        )

@@ -6,6 +6,7 @@ import re
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
@@ -64,6 +65,14 @@ RESERVED_SLUGS = frozenset(
 )
 
 
+RATE_RE = re.compile(r"^\d+/(s|sec|m|min|h|hour|d|day)$")
+
+
+def validate_rate(value: str) -> None:
+    if value and not RATE_RE.match(value):
+        raise ValidationError(f"{value!r} is not a rate like '100/min'.")
+
+
 def schema_name_for_slug(slug: str) -> str:
     """``acme-corp`` -> ``t_acme_corp``. Slugs have no underscores, so the mapping is one-to-one,
     and the prefix keeps tenant schemas apart from ``public`` and PostgreSQL's own."""
@@ -100,6 +109,9 @@ class Organisation(TenantMixin):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROVISIONING, db_index=True)
     status_reason = models.CharField(max_length=500, blank=True)
     plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.FREE)
+    # Rate limits for this organisation, e.g. "300/min"; blank: the platform defaults.
+    rate_limit_user = models.CharField(max_length=20, blank=True, validators=[validate_rate])
+    rate_limit_anon = models.CharField(max_length=20, blank=True, validators=[validate_rate])
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

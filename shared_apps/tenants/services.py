@@ -172,13 +172,13 @@ def _schema_drop(*, schema_name: str) -> None:
 
 def _tenant_seed(*, organisation: Organisation, admin: User | None, demo: bool) -> None:
     """First data inside the new schema, as the application role (RLS applies)."""
-    from tenant_apps.members.models import Membership
+    from tenant_apps.members.permissions import ADMIN_ROLE
     from tenant_apps.members.services import membership_ensure
     from tenant_apps.surveys.services import survey_create_demo
 
     with tenant_context(organisation), transaction.atomic():
         if admin is not None:
-            membership_ensure(user=admin, role=Membership.Role.ADMIN)
+            membership_ensure(user=admin, role_slug=ADMIN_ROLE)
         if demo:
             survey_create_demo(created_by=admin)
 
@@ -252,6 +252,14 @@ def _customer(slug: str) -> Organisation:
     return organisation
 
 
+def _audit_in_tenant(organisation: Organisation, action: str, changes: dict[str, Any]) -> None:
+    """Record a platform action on an organisation in that organisation's own audit log."""
+    from tenant_apps.audit.services import audit_record
+
+    with tenant_context(organisation):
+        audit_record(action=action, target_type="organisation", target_id=organisation.slug, changes=changes)
+
+
 def tenant_suspend(*, slug: str, reason: str = "") -> Organisation:
     organisation = _customer(slug)
     if organisation.status != Status.ACTIVE:
@@ -260,6 +268,7 @@ def tenant_suspend(*, slug: str, reason: str = "") -> Organisation:
     organisation.status_reason = reason[:500]
     organisation.suspended_at = timezone.now()
     organisation.save(update_fields=["status", "status_reason", "suspended_at", "updated_at"])
+    _audit_in_tenant(organisation, "tenant.suspended", {"reason": reason[:200]})
     logger.info("tenant suspended", extra={"tenant": organisation.schema_name})
     return organisation
 
@@ -272,6 +281,7 @@ def tenant_resume(*, slug: str) -> Organisation:
     organisation.status_reason = ""
     organisation.suspended_at = None
     organisation.save(update_fields=["status", "status_reason", "suspended_at", "updated_at"])
+    _audit_in_tenant(organisation, "tenant.resumed", {})
     logger.info("tenant resumed", extra={"tenant": organisation.schema_name})
     return organisation
 
@@ -289,6 +299,7 @@ def tenant_soft_delete(*, slug: str) -> Organisation:
     organisation.deleted_at = now
     organisation.purge_after = now + timedelta(days=settings.TENANT_PURGE_GRACE_DAYS)
     organisation.save(update_fields=["status", "deleted_at", "purge_after", "updated_at"])
+    _audit_in_tenant(organisation, "tenant.deleted", {"purge_after": organisation.purge_after.isoformat()})
     logger.info("tenant scheduled for purge", extra={"tenant": organisation.schema_name})
     return organisation
 

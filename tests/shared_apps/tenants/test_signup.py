@@ -59,7 +59,7 @@ def test_signup_provisions_in_worker_and_reports_ready(public_client, celery_wor
     admin = User.objects.get(email=payload["admin_email"])
     assert admin.check_password(PASSWORD)
     with tenant_context(organisation):
-        assert Membership.objects.get(user=admin).role == "admin"
+        assert Membership.objects.get(user=admin).role.slug == "admin"
     assert client_for(organisation).get("/api/v1/tenant/").json()["name"] == "Signup Org"
 
 

@@ -1,0 +1,40 @@
+"""The base of every tenant API: JWT authentication, a declared permission, rate limits, audit.
+
+Subclasses declare ``required_permission`` (a permission, ``MEMBER``, ``PUBLIC``, or a dict per
+HTTP method). A successful create/update/delete that did not record an audit entry itself gets a
+generic one, so nothing that changes data through the API goes unrecorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tenant_apps.audit.services import audit_record, audit_recorded, audit_reset
+from tenant_apps.members.access import NOT_DECLARED, HasTenantPermission, NotDeclared, TenantJWTAuthentication
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class TenantApi(APIView):
+    authentication_classes = [TenantJWTAuthentication]
+    permission_classes = [HasTenantPermission]
+    required_permission: ClassVar[str | dict[str, str] | NotDeclared] = NOT_DECLARED
+    audit_target_type: ClassVar[str] = ""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        audit_reset()
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method in MUTATING and 200 <= response.status_code < 300 and not audit_recorded():
+            audit_record(
+                action=f"api.{type(self).__name__}.{(request.method or '').lower()}",
+                target_type=self.audit_target_type,
+                target_id=kwargs.get("pk", ""),
+            )
+        return response

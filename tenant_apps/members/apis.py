@@ -1,0 +1,395 @@
+"""Tenant-host APIs for identity and access: tokens, me, members, invitations, roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shared_apps.tenants.services import tenant_url
+from tenant_apps.apibase import TenantApi
+from tenant_apps.members import auth, services
+from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal
+from tenant_apps.members.models import Invitation, Membership, Role
+from tenant_apps.members.permissions import PERMISSIONS
+
+
+def _django_errors(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+
+
+def _call(fn: Any, **kwargs: Any) -> Any:
+    """Run a service, turning its refusals into 400s in the common error shape."""
+    try:
+        return fn(**kwargs)
+    except DjangoValidationError as exc:
+        raise _django_errors(exc) from exc
+    except services.MembershipError as exc:
+        raise ValidationError({"non_field_errors": [str(exc)]}) from exc
+
+
+class TokenPairOutput(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+    token_type = serializers.CharField(default="Bearer")
+
+
+def _pair(pair: Any) -> dict[str, str]:
+    return {"access": pair.access, "refresh": pair.refresh, "token_type": "Bearer"}
+
+
+# --- authentication ----------------------------------------------------------------------------
+
+
+class AuthTokenApi(TenantApi):
+    authentication_classes = [NoAuthentication]
+    required_permission = PUBLIC
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={200: TokenPairOutput}, operation_id="auth_token")
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = auth.auth_login(
+            request=request._request, email=data.validated_data["email"], password=data.validated_data["password"]
+        )
+        return Response(_pair(pair))
+
+
+class RefreshInput(serializers.Serializer):
+    refresh = serializers.CharField(max_length=2000)
+
+
+class AuthTokenRefreshApi(TenantApi):
+    authentication_classes = [NoAuthentication]
+    required_permission = PUBLIC
+
+    @extend_schema(request=RefreshInput, responses={200: TokenPairOutput}, operation_id="auth_token_refresh")
+    def post(self, request: Request) -> Response:
+        data = RefreshInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(_pair(auth.auth_refresh(raw_refresh=data.validated_data["refresh"])))
+
+
+class AuthLogoutApi(TenantApi):
+    authentication_classes = [NoAuthentication]
+    required_permission = PUBLIC
+
+    @extend_schema(request=RefreshInput, responses={204: None}, operation_id="auth_logout")
+    def post(self, request: Request) -> Response:
+        data = RefreshInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        auth.auth_logout(raw_refresh=data.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(TenantApi):
+    required_permission = MEMBER
+
+    class InputSerializer(serializers.Serializer):
+        current_password = serializers.CharField(max_length=128, trim_whitespace=False)
+        new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={204: None}, operation_id="auth_password_change")
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        _call(auth.auth_password_change, user_id=request.user.pk, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetApi(TenantApi):
+    authentication_classes = [NoAuthentication]
+    required_permission = PUBLIC
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+
+    @extend_schema(request=InputSerializer, responses={202: None}, operation_id="auth_password_reset")
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        auth.auth_password_reset_request(email=data.validated_data["email"])
+        return Response(
+            {"detail": "If this address belongs to a member, a reset link is on its way."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetConfirmApi(TenantApi):
+    authentication_classes = [NoAuthentication]
+    required_permission = PUBLIC
+
+    class InputSerializer(serializers.Serializer):
+        uid = serializers.CharField(max_length=64)
+        token = serializers.CharField(max_length=128)
+        new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={204: None}, operation_id="auth_password_reset_confirm")
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        _call(auth.auth_password_reset_confirm, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TenantInfoApi(TenantApi):
+    """Public facts about the organisation this host serves (respondent pages use them)."""
+
+    authentication_classes = [NoAuthentication]
+    required_permission = PUBLIC
+
+    class OutputSerializer(serializers.Serializer):
+        slug = serializers.CharField()
+        name = serializers.CharField()
+        url = serializers.URLField()
+
+    @extend_schema(responses={200: OutputSerializer}, operation_id="tenant_info")
+    def get(self, request: Request) -> Response:
+        organisation = request._request.tenant  # type: ignore[attr-defined]
+        return Response(
+            self.OutputSerializer(
+                {"slug": organisation.slug, "name": organisation.name, "url": tenant_url(organisation)}
+            ).data
+        )
+
+
+# --- me ------------------------------------------------------------------------------------------
+
+
+class MeApi(TenantApi):
+    required_permission = MEMBER
+
+    class OutputSerializer(serializers.Serializer):
+        user = serializers.DictField()
+        tenant = serializers.DictField()
+        role = serializers.DictField()
+        permissions = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(responses={200: OutputSerializer}, operation_id="me")
+    def get(self, request: Request) -> Response:
+        principal: Principal = request.user  # type: ignore[assignment]
+        tenant = request._request.tenant  # type: ignore[attr-defined]
+        return Response(
+            {
+                "user": {"id": principal.id, "email": principal.email},
+                "tenant": {"slug": tenant.slug, "name": tenant.name, "url": tenant_url(tenant)},
+                "role": {"slug": principal.role, "name": principal.role_name},
+                "permissions": sorted(principal.permissions),
+            }
+        )
+
+
+class PermissionListApi(TenantApi):
+    required_permission = MEMBER
+
+    @extend_schema(responses={200: serializers.DictField()}, operation_id="permission_list")
+    def get(self, request: Request) -> Response:
+        return Response({"permissions": [{"code": c, "description": d} for c, d in PERMISSIONS.items()]})
+
+
+# --- members -------------------------------------------------------------------------------------
+
+
+class MembershipOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    email = serializers.EmailField(source="user.email")
+    full_name = serializers.CharField(source="user.full_name")
+    role = serializers.SlugField(source="role.slug")
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class CreatedAtCursor(CursorPagination):
+    ordering = ("created_at", "id")
+    page_size = 50
+
+
+class MemberListApi(TenantApi):
+    required_permission = "user.manage"
+
+    @extend_schema(responses={200: MembershipOutput(many=True)}, operation_id="member_list")
+    def get(self, request: Request) -> Response:
+        paginator = CreatedAtCursor()
+        qs: QuerySet[Membership] = Membership.objects.select_related("user", "role")
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(MembershipOutput(page, many=True).data)
+
+
+class MemberDetailApi(TenantApi):
+    required_permission = "user.manage"
+    audit_target_type = "membership"
+
+    class UpdateSerializer(serializers.Serializer):
+        role = serializers.SlugField(required=False)
+        is_active = serializers.BooleanField(required=False)
+
+    def _get(self, pk: int) -> Membership:
+        return get_object_or_404(Membership.objects.select_related("user", "role"), pk=pk)
+
+    @extend_schema(responses={200: MembershipOutput}, operation_id="member_get")
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(MembershipOutput(self._get(pk)).data)
+
+    @extend_schema(request=UpdateSerializer, responses={200: MembershipOutput}, operation_id="member_update")
+    def patch(self, request: Request, pk: int) -> Response:
+        membership = self._get(pk)
+        data = self.UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        role = None
+        if "role" in data.validated_data:
+            role = Role.objects.filter(slug=data.validated_data["role"]).first()
+            if role is None:
+                raise ValidationError({"role": [f"No role {data.validated_data['role']!r}."]})
+        membership = _call(
+            services.membership_update, membership=membership, role=role, is_active=data.validated_data.get("is_active")
+        )
+        return Response(MembershipOutput(self._get(membership.pk)).data)
+
+    @extend_schema(responses={204: None}, operation_id="member_remove")
+    def delete(self, request: Request, pk: int) -> Response:
+        _call(services.membership_remove, membership=self._get(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- invitations ---------------------------------------------------------------------------------
+
+
+class InvitationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.SlugField(source="role.slug")
+    expires_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class InvitationListApi(TenantApi):
+    required_permission = "user.manage"
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        role = serializers.SlugField()
+
+    @extend_schema(responses={200: InvitationOutput(many=True)}, operation_id="invitation_list")
+    def get(self, request: Request) -> Response:
+        invitations = Invitation.objects.select_related("role").filter(
+            accepted_at__isnull=True, revoked_at__isnull=True
+        )[:200]
+        return Response(InvitationOutput(invitations, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: InvitationOutput}, operation_id="invitation_create")
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        role = Role.objects.filter(slug=data.validated_data["role"]).first()
+        if role is None:
+            raise ValidationError({"role": [f"No role {data.validated_data['role']!r}."]})
+        invitation = _call(
+            services.invitation_create, email=data.validated_data["email"], role=role, invited_by_id=request.user.pk
+        )
+        return Response(InvitationOutput(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationRevokeApi(TenantApi):
+    required_permission = "user.manage"
+
+    @extend_schema(responses={204: None}, operation_id="invitation_revoke")
+    def delete(self, request: Request, pk: int) -> Response:
+        _call(services.invitation_revoke, invitation=get_object_or_404(Invitation, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationAcceptApi(TenantApi):
+    authentication_classes = [NoAuthentication]
+    required_permission = PUBLIC
+
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=1000)
+        password = serializers.CharField(max_length=128, required=False, trim_whitespace=False)
+        full_name = serializers.CharField(max_length=200, required=False, default="")
+
+    @extend_schema(request=InputSerializer, responses={200: MembershipOutput}, operation_id="invitation_accept")
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = _call(
+            services.invitation_accept,
+            token=data.validated_data["token"],
+            password=data.validated_data.get("password"),
+            full_name=data.validated_data["full_name"],
+        )
+        membership = Membership.objects.select_related("user", "role").get(pk=membership.pk)
+        return Response(MembershipOutput(membership).data)
+
+
+# --- roles ---------------------------------------------------------------------------------------
+
+
+class RoleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    permissions = serializers.ListField(child=serializers.CharField())
+    is_builtin = serializers.BooleanField()
+
+
+class RoleInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    permissions = serializers.ListField(child=serializers.CharField(max_length=50), max_length=50)
+
+
+class RoleListApi(TenantApi):
+    required_permission = "user.manage"
+
+    @extend_schema(responses={200: RoleOutput(many=True)}, operation_id="role_list")
+    def get(self, request: Request) -> Response:
+        return Response(RoleOutput(Role.objects.all(), many=True).data)
+
+    @extend_schema(request=RoleInput, responses={201: RoleOutput}, operation_id="role_create")
+    def post(self, request: Request) -> Response:
+        data = RoleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        role = _call(
+            services.role_create,
+            name=data.validated_data["name"],
+            permissions=data.validated_data["permissions"],
+            description=data.validated_data.get("description", ""),
+        )
+        return Response(RoleOutput(role).data, status=status.HTTP_201_CREATED)
+
+
+class RoleDetailApi(TenantApi):
+    required_permission = "user.manage"
+
+    @extend_schema(responses={200: RoleOutput}, operation_id="role_get")
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(RoleOutput(get_object_or_404(Role, pk=pk)).data)
+
+    @extend_schema(request=RoleInput(partial=True), responses={200: RoleOutput}, operation_id="role_update")
+    def patch(self, request: Request, pk: int) -> Response:
+        role = get_object_or_404(Role, pk=pk)
+        data = RoleInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        role = _call(services.role_update, role=role, **data.validated_data)
+        return Response(RoleOutput(role).data)
+
+    @extend_schema(responses={204: None}, operation_id="role_delete")
+    def delete(self, request: Request, pk: int) -> Response:
+        _call(services.role_delete, role=get_object_or_404(Role, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

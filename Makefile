@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test lint typecheck check services db venv bench bench-tenants clean help
+.PHONY: run test lint typecheck check services db venv bench bench-tenants bench-auth clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -52,7 +52,12 @@ bench-tenants: venv services  ## provisioning benchmark: 50 clones vs 10 migrate
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python manage.py bench_tenants --clones 50 --migrations 10
 
-bench: bench-tenants  ## every benchmark
+bench-auth: venv services  ## cost of authentication + permission check per request (warm/cold cache)
+	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
+	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
+	$(BENCH_DB_ENV) $(BIN)/python manage.py bench_auth
+
+bench: bench-tenants bench-auth  ## every benchmark
 
 clean:  ## remove the virtualenv and local state
 	rm -rf $(VENV) var

@@ -37,6 +37,10 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": 3600},
     task_tenant_cache_seconds=10,
     beat_schedule={
+        "maintain-partitions": {
+            "task": "shared_apps.tenants.tasks.partitions_maintain",
+            "schedule": crontab(minute=5, hour=2),
+        },
         "purge-deleted-tenants": {
             "task": "shared_apps.tenants.tasks.tenant_purge_due",
             "schedule": crontab(minute=17),

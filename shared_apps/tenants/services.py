@@ -8,6 +8,7 @@ marked failed.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -357,3 +358,38 @@ def organisation_signup(*, name: str, slug: str, admin_email: str, password: str
         organisation = tenant_register(slug=slug, name=name, created_by=admin)
         transaction.on_commit(lambda: tenant_provision_task.delay(organisation_id=organisation.pk, admin_id=admin.pk))
     return organisation
+
+
+# --- partitions ---------------------------------------------------------------------------
+
+
+# Monthly-partitioned tables in every tenant schema.
+PARTITIONED_TABLES = ("audit_event",)
+
+
+def partitions_maintain(*, today: dt.date | None = None, months_ahead: int = 3) -> dict[str, list[str]]:
+    """Create the coming months' partitions in every tenant schema (and the template), then
+    re-secure the schema so new partitions get RLS. Run daily by beat. Returns what was created."""
+    from shared_apps.core.partitions import ensure_monthly_partitions
+
+    today = today or timezone.now().date()
+    schemas = (
+        Organisation.objects.exclude(kind=Kind.PUBLIC)
+        .exclude(status=Status.FAILED)
+        .values_list("schema_name", flat=True)
+    )
+    created: dict[str, list[str]] = {}
+    for schema_name in schemas:
+        with owner_cursor() as raw:
+            raw.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema_name])
+            if raw.fetchone() is None:
+                continue
+            names = []
+            for table in PARTITIONED_TABLES:
+                names += ensure_monthly_partitions(
+                    raw, schema_name=schema_name, table=table, today=today, months_back=0, months_ahead=months_ahead
+                )
+            if names:
+                rls.secure_schema(raw, schema_name=schema_name, app_role=settings.DATABASE_APP_ROLE)
+                created[schema_name] = names
+    return created

@@ -5,7 +5,7 @@ import logging
 from shared_apps.accounts.models import User
 from shared_apps.core.tasks import platform_task
 from shared_apps.tenants.models import Organisation
-from shared_apps.tenants.services import tenant_provision, tenant_purge_due
+from shared_apps.tenants.services import partitions_maintain, tenant_provision, tenant_purge_due
 
 logger = logging.getLogger(__name__)
 
@@ -30,3 +30,11 @@ def tenant_purge_due_task() -> list[str]:
     if purged:
         logger.warning("purged tenants", extra={"schemas": purged})
     return purged
+
+
+@platform_task(name="shared_apps.tenants.tasks.partitions_maintain", soft_time_limit=600, time_limit=660)
+def partitions_maintain_task() -> dict[str, list[str]]:
+    created = partitions_maintain()
+    if created:
+        logger.info("partitions created", extra={"created": created})
+    return created

@@ -1,0 +1,248 @@
+"""Every tenant endpoint x every built-in role (+ a custom role and an anonymous client): allow or deny.
+
+The table below must name every endpoint of the tenant URL conf: adding an endpoint without a row
+here, or without a declared permission, fails ``test_every_endpoint_declares_a_permission_and_is_covered``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, get_resolver
+from django_tenants.utils import tenant_context
+
+from tenant_apps.members.access import MEMBER, PUBLIC, NotDeclared
+from tenant_apps.members.models import Invitation, Membership, Role
+from tenant_apps.members.permissions import BUILTIN_ROLES
+from tests.conftest import host_of, login
+
+CUSTOM_ROLE_PERMISSIONS = ["audit.view", "survey.view"]
+ROLES = [*BUILTIN_ROLES, "custom", "anonymous"]
+DOC_ROUTES = {"schema", "swagger-ui", "redoc"}
+
+
+@dataclass(frozen=True)
+class Case:
+    route: str
+    method: str
+    permission: str
+    path: Callable[[Any], str]
+    body: Callable[[Any], dict[str, Any]] | None = None
+
+
+def _fresh_membership(tenant: Any) -> int:
+    from shared_apps.accounts.models import User
+    from tenant_apps.members.services import membership_ensure
+
+    user = User.objects.create_user(f"target-{uuid.uuid4().hex[:8]}@example.test", "x-Long-password-1")
+    with tenant_context(tenant):
+        return membership_ensure(user=user, role_slug="analyst").pk
+
+
+def _fresh_role(tenant: Any) -> int:
+    with tenant_context(tenant):
+        return Role.objects.create(
+            slug=f"r_{uuid.uuid4().hex[:8]}", name=f"R {uuid.uuid4().hex[:8]}", permissions=["survey.view"]
+        ).pk
+
+
+def _fresh_invitation(tenant: Any) -> int:
+    from django.utils import timezone
+
+    with tenant_context(tenant):
+        return Invitation.objects.create(
+            email=f"i-{uuid.uuid4().hex[:6]}@example.test",
+            role=Role.objects.get(slug="analyst"),
+            nonce=uuid.uuid4().hex,
+            expires_at=timezone.now() + timezone.timedelta(days=1),
+        ).pk
+
+
+CASES = [
+    Case("tenant-info", "get", PUBLIC, lambda t: "/api/v1/tenant/"),
+    Case("auth-token", "post", PUBLIC, lambda t: "/api/v1/auth/token/", lambda t: {"email": "x@y.z", "password": "p"}),
+    Case("auth-token-refresh", "post", PUBLIC, lambda t: "/api/v1/auth/token/refresh/", lambda t: {"refresh": "x"}),
+    Case("auth-logout", "post", PUBLIC, lambda t: "/api/v1/auth/logout/", lambda t: {"refresh": "x"}),
+    Case(
+        "auth-password-change",
+        "post",
+        MEMBER,
+        lambda t: "/api/v1/auth/password/change/",
+        lambda t: {"current_password": "wrong-one", "new_password": "short"},
+    ),
+    Case(
+        "auth-password-reset",
+        "post",
+        PUBLIC,
+        lambda t: "/api/v1/auth/password/reset/",
+        lambda t: {"email": "nobody@example.test"},
+    ),
+    Case(
+        "auth-password-reset-confirm",
+        "post",
+        PUBLIC,
+        lambda t: "/api/v1/auth/password/reset/confirm/",
+        lambda t: {"uid": "MQ", "token": "x", "new_password": "whatever-123456"},
+    ),
+    Case("me", "get", MEMBER, lambda t: "/api/v1/me/"),
+    Case("permission-list", "get", MEMBER, lambda t: "/api/v1/permissions/"),
+    Case("member-list", "get", "user.manage", lambda t: "/api/v1/members/"),
+    Case("member-detail", "get", "user.manage", lambda t: f"/api/v1/members/{_fresh_membership(t)}/"),
+    Case(
+        "member-detail",
+        "patch",
+        "user.manage",
+        lambda t: f"/api/v1/members/{_fresh_membership(t)}/",
+        lambda t: {"role": "survey_creator"},
+    ),
+    Case("member-detail", "delete", "user.manage", lambda t: f"/api/v1/members/{_fresh_membership(t)}/"),
+    Case("invitation-list", "get", "user.manage", lambda t: "/api/v1/invitations/"),
+    Case(
+        "invitation-list",
+        "post",
+        "user.manage",
+        lambda t: "/api/v1/invitations/",
+        lambda t: {"email": f"new-{uuid.uuid4().hex[:6]}@example.test", "role": "analyst"},
+    ),
+    Case("invitation-revoke", "delete", "user.manage", lambda t: f"/api/v1/invitations/{_fresh_invitation(t)}/"),
+    Case("invitation-accept", "post", PUBLIC, lambda t: "/api/v1/invitations/accept/", lambda t: {"token": "forged"}),
+    Case("role-list", "get", "user.manage", lambda t: "/api/v1/roles/"),
+    Case(
+        "role-list",
+        "post",
+        "user.manage",
+        lambda t: "/api/v1/roles/",
+        lambda t: {"name": f"Role {uuid.uuid4().hex[:6]}", "permissions": ["survey.view"]},
+    ),
+    Case("role-detail", "get", "user.manage", lambda t: f"/api/v1/roles/{_fresh_role(t)}/"),
+    Case(
+        "role-detail",
+        "patch",
+        "user.manage",
+        lambda t: f"/api/v1/roles/{_fresh_role(t)}/",
+        lambda t: {"permissions": ["survey.view", "analytics.view"]},
+    ),
+    Case("role-detail", "delete", "user.manage", lambda t: f"/api/v1/roles/{_fresh_role(t)}/"),
+    Case("audit-list", "get", "audit.view", lambda t: "/api/v1/audit/"),
+]
+
+
+def _permissions_of(role: str) -> set[str]:
+    if role == "custom":
+        return set(CUSTOM_ROLE_PERMISSIONS)
+    if role == "anonymous":
+        return set()
+    return set(BUILTIN_ROLES[role][1])
+
+
+def _allowed(case: Case, role: str) -> bool:
+    if case.permission == PUBLIC:
+        return True
+    if role == "anonymous":
+        return False
+    return case.permission == MEMBER or case.permission in _permissions_of(role)
+
+
+@pytest.fixture(scope="module")
+def matrix_tenant() -> Any:
+    from shared_apps.tenants.services import tenant_create
+    from tests.conftest import unique_slug
+
+    tenant = tenant_create(
+        slug=unique_slug("rbac"),
+        name="RBAC Ltd",
+        admin_email=f"owner-{uuid.uuid4().hex[:6]}@x.test",
+        admin_password="correct-horse-battery-staple",
+    ).organisation
+    with tenant_context(tenant):
+        Role.objects.create(slug="custom_auditor", name="Custom auditor", permissions=CUSTOM_ROLE_PERMISSIONS)
+    return tenant
+
+
+@pytest.fixture(scope="module")
+def role_clients(matrix_tenant: Any) -> dict[str, Client]:
+    from shared_apps.accounts.models import User
+    from tenant_apps.members.services import membership_ensure
+
+    clients = {"anonymous": Client(HTTP_HOST=host_of(matrix_tenant))}
+    for role in [*BUILTIN_ROLES, "custom"]:
+        user = User.objects.create_user(f"{role}-{uuid.uuid4().hex[:6]}@example.test", "correct-horse-battery-staple")
+        with tenant_context(matrix_tenant):
+            membership_ensure(user=user, role_slug="custom_auditor" if role == "custom" else role)
+        access = login(matrix_tenant, user.email)["access"]
+        clients[role] = Client(HTTP_HOST=host_of(matrix_tenant), HTTP_AUTHORIZATION=f"Bearer {access}")
+    return clients
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.route}" for c in CASES])
+def test_endpoint_role_matrix(case: Case, role: str, matrix_tenant: Any, role_clients: dict[str, Client]) -> None:
+    client = role_clients[role]
+    path = case.path(matrix_tenant)
+    kwargs: dict[str, Any] = {"content_type": "application/json"}
+    if case.body is not None:
+        kwargs["data"] = case.body(matrix_tenant)
+    response = getattr(client, case.method)(path, **kwargs)
+    assert response.status_code < 500, response.content
+    if _allowed(case, role):
+        assert response.status_code not in (401, 403) or case.permission == PUBLIC, response.content
+    elif role == "anonymous":
+        assert response.status_code == 401, response.content
+        assert response["WWW-Authenticate"].startswith("Bearer")
+    else:
+        assert response.status_code == 403, response.content
+        assert case.permission in response.json()["error"]["message"]
+
+
+def _tenant_routes() -> dict[str, type]:
+    routes = {}
+    for pattern in get_resolver("config.urls_tenant").url_patterns:
+        assert isinstance(pattern, URLPattern)
+        routes[pattern.name] = pattern.callback.view_class  # type: ignore[attr-defined]
+    return routes
+
+
+def test_every_endpoint_declares_a_permission_and_is_covered() -> None:
+    covered = {(c.route, c.method) for c in CASES}
+    for name, view_class in _tenant_routes().items():
+        if name in DOC_ROUTES:
+            continue
+        methods = [m for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)]
+        declared = view_class.required_permission
+        for method in methods:
+            permission = declared.get(method.upper()) if isinstance(declared, dict) else declared
+            assert not isinstance(permission, NotDeclared), f"{name} {method} declares no permission"
+            assert permission, f"{name} {method} declares an empty permission"
+            assert (name, method) in covered, f"{name} {method} is missing from the RBAC matrix"
+            case_permission = next(c.permission for c in CASES if (c.route, c.method) == (name, method))
+            assert case_permission == permission, f"{name} {method}: matrix says {case_permission}, view {permission}"
+
+
+def test_an_undeclared_endpoint_is_refused(tenant_a) -> None:
+    """The permission class refuses a view that declares nothing (a guard for new endpoints)."""
+    from rest_framework.test import APIRequestFactory
+
+    from tenant_apps.apibase import TenantApi
+
+    class Forgetful(TenantApi):
+        authentication_classes = []
+
+        def get(self, request):  # type: ignore[no-untyped-def]
+            return None
+
+    request = APIRequestFactory().get("/x")
+    with tenant_context(tenant_a):
+        response = Forgetful.as_view()(request)
+    assert response.status_code == 403
+    assert "declares no permission" in response.data["error"]["message"]
+
+
+def test_membership_counts_are_untouched_by_the_matrix(matrix_tenant: Any) -> None:
+    """Sanity: the last-admin rule kept the tenant's owner an active Admin through all the DELETEs."""
+    with tenant_context(matrix_tenant):
+        assert Membership.objects.filter(role__slug="admin", is_active=True).exists()

@@ -173,11 +173,18 @@ def _schema_drop(*, schema_name: str) -> None:
 
 def _tenant_seed(*, organisation: Organisation, admin: User | None, demo: bool) -> None:
     """First data inside the new schema, as the application role (RLS applies)."""
+    from tenant_apps.audit.services import audit_record
     from tenant_apps.members.permissions import ADMIN_ROLE
     from tenant_apps.members.services import membership_ensure
     from tenant_apps.surveys.services import survey_create_demo
 
     with tenant_context(organisation), transaction.atomic():
+        audit_record(
+            action="tenant.provisioned",
+            target_type="organisation",
+            target_id=organisation.slug,
+            changes={"plan": organisation.plan},
+        )
         if admin is not None:
             membership_ensure(user=admin, role_slug=ADMIN_ROLE)
         if demo:
@@ -284,6 +291,21 @@ def tenant_resume(*, slug: str) -> Organisation:
     organisation.save(update_fields=["status", "status_reason", "suspended_at", "updated_at"])
     _audit_in_tenant(organisation, "tenant.resumed", {})
     logger.info("tenant resumed", extra={"tenant": organisation.schema_name})
+    return organisation
+
+
+def tenant_update(*, slug: str, **changes: str) -> Organisation:
+    """Change name, plan or rate limits. Validates every field before saving any."""
+    allowed = {"name", "plan", "rate_limit_user", "rate_limit_anon"}
+    if set(changes) - allowed:
+        raise TenantError(f"Cannot change {sorted(set(changes) - allowed)}.")
+    organisation = _customer(slug)
+    before = {key: getattr(organisation, key) for key in changes}
+    for key, value in changes.items():
+        setattr(organisation, key, value.strip())
+    organisation.full_clean(exclude=["schema_name", "slug", "created_by", "public_id"])
+    organisation.save(update_fields=[*changes, "updated_at"])
+    _audit_in_tenant(organisation, "tenant.updated", {"before": before, "after": changes})
     return organisation
 
 

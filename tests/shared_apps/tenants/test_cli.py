@@ -185,3 +185,22 @@ def test_cli_exit_codes_and_help():
     assert failed.returncode == 1
     assert "No organisation with the subdomain 'no-such-org'" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_update_tenant_rate_limits_and_plan(make_tenant, capsys):
+    organisation = make_tenant()
+    call_command("update_tenant", organisation.slug, "--rate-limit-user", "300/min", "--plan", "business")
+    organisation.refresh_from_db()
+    assert (organisation.rate_limit_user, organisation.plan) == ("300/min", "business")
+    with pytest.raises(CommandError, match="is not a rate"):
+        call_command("update_tenant", organisation.slug, "--rate-limit-anon", "lots")
+    organisation.refresh_from_db()
+    assert organisation.rate_limit_anon == ""
+    call_command("update_tenant", organisation.slug, "--rate-limit-user", "")
+    organisation.refresh_from_db()
+    assert organisation.rate_limit_user == ""
+    from tenant_apps.audit.models import AuditEvent
+
+    with tenant_context(organisation):
+        assert AuditEvent.objects.filter(action="tenant.updated").count() == 2
+        assert AuditEvent.objects.filter(action="tenant.provisioned").count() == 1

@@ -76,30 +76,26 @@ def make_tenant() -> Callable[..., object]:
     return _make
 
 
-@pytest.fixture(scope="session")
-def tenant_a() -> object:
+def _session_tenant(prefix: str, name: str, admin_email: str) -> object:
     from shared_apps.tenants.services import tenant_create
 
     return tenant_create(
-        slug=unique_slug("alpha"),
-        name="Alpha Ltd",
-        admin_email="admin@alpha.test",
+        slug=unique_slug(prefix),
+        name=name,
+        admin_email=admin_email,
         admin_password="correct-horse-battery-staple",
         demo=True,
     ).organisation
+
+
+@pytest.fixture(scope="session")
+def tenant_a() -> object:
+    return _session_tenant("alpha", "Alpha Ltd", "admin@alpha.test")
 
 
 @pytest.fixture(scope="session")
 def tenant_b() -> object:
-    from shared_apps.tenants.services import tenant_create
-
-    return tenant_create(
-        slug=unique_slug("beta"),
-        name="Beta GmbH",
-        admin_email="admin@beta.test",
-        admin_password="correct-horse-battery-staple",
-        demo=True,
-    ).organisation
+    return _session_tenant("beta", "Beta GmbH", "admin@beta.test")
 
 
 def host_of(tenant: object) -> str:

@@ -9,28 +9,34 @@ from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 
-def _tenant_rate(request: Request, field: str) -> str | None:
-    tenant = getattr(request, "tenant", None) or getattr(request._request, "tenant", None)
-    return getattr(tenant, field, None) or None
+class _TenantRateMixin:
+    """Uses the organisation's own rate when it sets one (``tenant_field``), else the setting."""
 
+    tenant_field = ""
 
-class TenantAnonRateThrottle(AnonRateThrottle):
-    def allow_request(self, request: Request, view: Any) -> bool:
-        if request.user and getattr(request.user, "is_authenticated", False):
-            return True
-        rate = _tenant_rate(request, "rate_limit_anon")
+    def use_tenant_rate(self, request: Request) -> None:
+        tenant = getattr(request._request, "tenant", None)
+        rate = getattr(tenant, self.tenant_field, None) or None
         if rate:
             self.rate = rate
-            self.num_requests, self.duration = self.parse_rate(rate)
+            self.num_requests, self.duration = self.parse_rate(rate)  # type: ignore[attr-defined]
+
+
+class TenantAnonRateThrottle(_TenantRateMixin, AnonRateThrottle):
+    tenant_field = "rate_limit_anon"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if getattr(request.user, "is_authenticated", False):
+            return True
+        self.use_tenant_rate(request)
         return super().allow_request(request, view)
 
 
-class TenantUserRateThrottle(UserRateThrottle):
+class TenantUserRateThrottle(_TenantRateMixin, UserRateThrottle):
+    tenant_field = "rate_limit_user"
+
     def allow_request(self, request: Request, view: Any) -> bool:
-        if not (request.user and getattr(request.user, "is_authenticated", False)):
+        if not getattr(request.user, "is_authenticated", False):
             return True
-        rate = _tenant_rate(request, "rate_limit_user")
-        if rate:
-            self.rate = rate
-            self.num_requests, self.duration = self.parse_rate(rate)
+        self.use_tenant_rate(request)
         return super().allow_request(request, view)

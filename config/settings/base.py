@@ -179,6 +179,9 @@ SIMPLE_JWT = {
 # Effective permissions: in-process cache (invalidated over Redis pub/sub) backed by Redis.
 PERMISSIONS_L1_SECONDS: int = env.int("PERMISSIONS_L1_SECONDS", default=60)
 PERMISSIONS_L2_SECONDS: int = env.int("PERMISSIONS_L2_SECONDS", default=300)
+# Survey load for respondents: in-process cache (invalidated over pub/sub) backed by Redis.
+SURVEY_LOAD_L1_SECONDS: int = env.int("SURVEY_LOAD_L1_SECONDS", default=600)
+SURVEY_LOAD_L2_SECONDS: int = env.int("SURVEY_LOAD_L2_SECONDS", default=3600)
 INVITATION_DAYS: int = env.int("INVITATION_DAYS", default=7)
 PASSWORD_RESET_TIMEOUT: int = env.int("PASSWORD_RESET_SECONDS", default=3600)
 
@@ -208,6 +211,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="20/min"),
         "user": env("THROTTLE_USER", default="100/min"),
+        # Respondent endpoints (survey load, drafts, submit), per client IP: many people share an office IP.
+        "respondent": env("THROTTLE_RESPONDENT", default="300/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

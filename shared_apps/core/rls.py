@@ -25,7 +25,7 @@ TENANT_SETTING = "app.tenant"
 POLICY_NAME = "tenant_isolation"
 # Tables whose rows the application may add and read but never change (append-only), with
 # their partitions (``<table>_p...``, ``<table>_default``).
-APPEND_ONLY_TABLES: frozenset[str] = frozenset({"audit_event"})
+APPEND_ONLY_TABLES: frozenset[str] = frozenset({"audit_event", "surveys_surveyversion"})
 
 
 def is_append_only(table_name: str) -> bool:

@@ -188,7 +188,7 @@ def _tenant_seed(*, organisation: Organisation, admin: User | None, demo: bool) 
         if admin is not None:
             membership_ensure(user=admin, role_slug=ADMIN_ROLE)
         if demo:
-            survey_create_demo(created_by=admin)
+            survey_create_demo(created_by_id=admin.pk if admin else None)
 
 
 def tenant_provision(*, organisation: Organisation, admin: User | None, demo: bool = False) -> Organisation:

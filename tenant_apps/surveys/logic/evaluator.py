@@ -67,11 +67,20 @@ def compare(op: str, left: Json, right: Json) -> bool:  # noqa: PLR0911, PLR0912
             return False
         return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
     if op == "between":
-        return (_is_number(left) and isinstance(right, list) and len(right) == 2
-                and all(_is_number(x) for x in right) and right[0] <= left <= right[1])
+        return (
+            _is_number(left)
+            and isinstance(right, list)
+            and len(right) == 2
+            and all(_is_number(x) for x in right)
+            and right[0] <= left <= right[1]
+        )
     if op == "in":
-        return (isinstance(right, list) and not isinstance(left, list) and not is_empty(left)
-                and any(json_equals(left, item) for item in right))
+        return (
+            isinstance(right, list)
+            and not isinstance(left, list)
+            and not is_empty(left)
+            and any(json_equals(left, item) for item in right)
+        )
     if op == "contains":
         if isinstance(left, str) and isinstance(right, str):
             return right in left
@@ -192,8 +201,9 @@ class _State:
                 return other if isinstance(other, str) and other else None
             return labels.get(value, value) if question.get("choices") else value
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return ", ".join(labels.get(v, v) if v != OTHER else str(self.effective.get(f"{qid}__other", ""))
-                             for v in value)
+            return ", ".join(
+                labels.get(v, v) if v != OTHER else str(self.effective.get(f"{qid}__other", "")) for v in value
+            )
         return None
 
     def pipe(self, text: str) -> str:

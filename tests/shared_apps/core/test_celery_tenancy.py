@@ -16,9 +16,9 @@ pytestmark = pytest.mark.worker
 
 def test_task_reads_the_named_tenants_data_only(celery_worker_process, tenant_a, tenant_b):
     with tenant_context(tenant_a):
-        survey_create(title="Only in A", created_by=None)
+        survey_create(title="Only in A", created_by_id=None)
     with tenant_context(tenant_b):
-        survey_create(title="Only in B", created_by=None)
+        survey_create(title="Only in B", created_by_id=None)
 
     with tenant_context(tenant_a):
         result = survey_titles.delay(schema_name=tenant_a.schema_name)

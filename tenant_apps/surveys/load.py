@@ -1,0 +1,149 @@
+"""Survey load for respondents: the published version by its public link, from an in-process cache
+backed by Redis, dropped in every process when the survey is published, closed, reopened, archived or
+its settings change (Redis pub/sub). The JSON body and its ETag are built once per version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django_redis import get_redis_connection
+
+from shared_apps.core.cache_bus import InvalidatingLocalCache
+from shared_apps.core.tenancy import current_schema
+
+_L1 = InvalidatingLocalCache("invalidate:survey-load", ttl_seconds=settings.SURVEY_LOAD_L1_SECONDS)
+
+
+@dataclass(frozen=True)
+class LoadedSurvey:
+    status: str  # published | closed | archived
+    access: str
+    body: bytes  # the JSON document served to respondents
+    etag: str
+    opens_at: datetime | None
+    closes_at: datetime | None
+    response_limit: int | None
+    response_count: int
+
+    def availability(self, now: datetime) -> tuple[str, str]:
+        """(code, message): ``open`` or why respondents cannot answer now."""
+        if self.status != "published":
+            return "survey_closed", "This survey is closed and no longer accepts responses."
+        if self.opens_at and now < self.opens_at:
+            return "survey_not_open", f"This survey opens on {self.opens_at:%Y-%m-%d %H:%M} UTC."
+        if self.closes_at and now >= self.closes_at:
+            return "survey_closed", "This survey closed and no longer accepts responses."
+        if self.response_limit is not None and self.response_count >= self.response_limit:
+            return "survey_full", "This survey has received all the responses it needs. Thank you!"
+        return "open", ""
+
+
+def _key(schema: str, link: str) -> str:
+    return f"{schema}:{link}"
+
+
+def _l2_key(schema: str, link: str) -> str:
+    return f"survey-load:{schema}:{link}"
+
+
+def _build(link: str) -> LoadedSurvey | None:
+    from tenant_apps.surveys.models import Survey
+
+    survey = (
+        Survey.objects.select_related("current_version").filter(public_link=link, current_version__isnull=False).first()
+    )
+    if survey is None or survey.current_version is None:
+        return None
+    version = survey.current_version
+    document = {
+        "survey": {
+            "link": survey.public_link,
+            "title": version.title,
+            "description": survey.description,
+            "version": version.number,
+            "branding": survey.branding,
+            "access": survey.access,
+        },
+        "definition": version.compiled["definition"],
+    }
+    body = json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False).encode()
+    return LoadedSurvey(
+        status=survey.status,
+        access=survey.access,
+        body=body,
+        etag=f'"{survey.current_version_id}-{hashlib.sha256(body).hexdigest()[:20]}"',
+        opens_at=survey.opens_at,
+        closes_at=survey.closes_at,
+        response_limit=survey.response_limit,
+        response_count=survey.response_count,
+    )
+
+
+def _encode(loaded: LoadedSurvey) -> bytes:
+    head = {
+        "status": loaded.status,
+        "access": loaded.access,
+        "etag": loaded.etag,
+        "opens_at": loaded.opens_at.isoformat() if loaded.opens_at else None,
+        "closes_at": loaded.closes_at.isoformat() if loaded.closes_at else None,
+        "response_limit": loaded.response_limit,
+        "response_count": loaded.response_count,
+    }
+    return json.dumps(head).encode() + b"\n" + loaded.body
+
+
+def _decode(raw: bytes) -> LoadedSurvey:
+    head_raw, body = raw.split(b"\n", 1)
+    head: dict[str, Any] = json.loads(head_raw)
+    return LoadedSurvey(
+        status=head["status"],
+        access=head["access"],
+        body=body,
+        etag=head["etag"],
+        opens_at=parse_datetime(head["opens_at"]) if head["opens_at"] else None,
+        closes_at=parse_datetime(head["closes_at"]) if head["closes_at"] else None,
+        response_limit=head["response_limit"],
+        response_count=head["response_count"],
+    )
+
+
+def survey_load(*, link: str) -> LoadedSurvey | None:
+    """L1 (this process) -> L2 (Redis) -> PostgreSQL. ``None``: no published survey at this link."""
+    schema = current_schema()
+    key = _key(schema, link)
+    cached = _L1.get(key)
+    if cached is not None:
+        return cached or None
+    redis = get_redis_connection("default")
+    raw = redis.get(_l2_key(schema, link))
+    if raw is not None:
+        loaded = _decode(raw) if raw != b"-" else None
+    else:
+        loaded = _build(link)
+        redis.set(_l2_key(schema, link), _encode(loaded) if loaded else b"-", ex=settings.SURVEY_LOAD_L2_SECONDS)
+    _L1.set(key, loaded or False)
+    return loaded
+
+
+def survey_load_invalidate(link: str) -> None:
+    """Drop the cached copy everywhere once the current transaction commits."""
+    schema = current_schema()
+
+    def _do() -> None:
+        get_redis_connection("default").delete(_l2_key(schema, link))
+        _L1.invalidate(_key(schema, link))
+
+    transaction.on_commit(_do)
+
+
+def now() -> datetime:
+    return timezone.now()

@@ -331,7 +331,7 @@ class PublicationOutput(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
     revision = serializers.IntegerField()
-    errors = serializers.JSONField()
+    errors = serializers.JSONField()  # type: ignore[assignment]
     version = serializers.IntegerField(source="version.number", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)

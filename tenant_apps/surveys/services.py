@@ -161,7 +161,7 @@ def _insert(items: list[Any], item: Any, position: int | None) -> None:
 
 
 def _reorder(items: list[dict[str, Any]], order: list[str], what: str) -> list[dict[str, Any]]:
-    by_id = {item.get("id"): item for item in items}
+    by_id = {str(item.get("id")): item for item in items}
     if sorted(order) != sorted(by_id):
         raise SurveyError(f"The new {what} order must list every {what} exactly once.")
     return [by_id[i] for i in order]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 OTHER = "__other__"
@@ -53,7 +53,7 @@ def _regex(pattern: str) -> re.Pattern[str] | None:
     return _regex_cache[pattern]
 
 
-def compare(op: str, left: Json, right: Json) -> bool:  # noqa: PLR0911, PLR0912 - one branch per operator
+def compare(op: str, left: Json, right: Json) -> bool:
     if op == "is_empty":
         return is_empty(left)
     if op == "is_answered":
@@ -141,17 +141,14 @@ class _State:
         return compare(str(condition.get("op", "")), self.read(condition), self.operand(condition.get("value")))
 
     # --- expressions -----------------------------------------------------------------------
-    def expr(self, e: Json) -> float:  # noqa: PLR0911 - one branch per form
+    def expr(self, e: Json) -> float:
         if _is_number(e):
             return float(e) if isinstance(e, float) else e
         if not isinstance(e, dict) or len(e) != 1:
             return 0
         ((kind, arg),) = e.items()
-        if kind == "q":
-            value = self.effective.get(arg)
-            return value if _is_number(value) else 0
-        if kind == "var":
-            value = self.variables.get(arg)
+        if kind in ("q", "var"):
+            value: Any = (self.effective if kind == "q" else self.variables).get(arg)
             return value if _is_number(value) else 0
         if kind == "score":
             question = self.questions.get(arg, {})
@@ -192,7 +189,7 @@ class _State:
         if isinstance(value, bool):
             return "Yes" if value else "No"
         if _is_number(value):
-            return format_number(value)
+            return format_number(value)  # type: ignore[arg-type]
         question = self.questions.get(qid, {})
         labels = {c["id"]: c.get("text", c["id"]) for c in question.get("choices", [])}
         if isinstance(value, str):
@@ -202,7 +199,7 @@ class _State:
             return labels.get(value, value) if question.get("choices") else value
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return ", ".join(
-                labels.get(v, v) if v != OTHER else str(self.effective.get(f"{qid}__other", "")) for v in value
+                str(labels.get(v, v)) if v != OTHER else str(self.effective.get(f"{qid}__other", "")) for v in value
             )
         return None
 
@@ -210,7 +207,7 @@ class _State:
         def replace(match: re.Match[str]) -> str:
             is_var, ident, fallback = match.group(1), match.group(2), match.group(3) or ""
             if is_var:
-                value = self.variables.get(ident)
+                value: Any = self.variables.get(ident)
                 return format_number(value) if _is_number(value) else fallback
             rendered = self.render(ident)
             return fallback if rendered is None else rendered
@@ -218,7 +215,7 @@ class _State:
         return _PIPE_RE.sub(replace, text)
 
 
-def format_number(value: float) -> str:
+def format_number(value: float | int) -> str:
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
         return str(int(value))
     return repr(value)
@@ -301,7 +298,7 @@ def evaluate(definition: Mapping[str, Json], answers: Mapping[str, Json]) -> dic
 # --- randomisation ------------------------------------------------------------------------------
 
 
-def mulberry32(seed: int):  # type: ignore[no-untyped-def]
+def mulberry32(seed: int) -> Callable[[], float]:
     state = seed & 0xFFFFFFFF
 
     def imul(a: int, b: int) -> int:

@@ -63,6 +63,28 @@ def _fresh_invitation(tenant: Any) -> int:
         ).pk
 
 
+def _fresh_survey(tenant: Any, publish: bool = False) -> Any:
+    import copy
+
+    from tenant_apps.surveys import services
+    from tenant_apps.surveys.models import Publication
+
+    with tenant_context(tenant):
+        survey = services.survey_create(
+            title="Matrix", created_by_id=None, definition=copy.deepcopy(services.DEMO_DEFINITION)
+        )
+        if publish:
+            publication = services.publication_request(survey=survey, requested_by_id=None)
+    if publish:
+        with tenant_context(tenant):
+            services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
+            survey.publication_id = publication.pk
+    return survey
+
+
+DEMO_PAGE = {"id": "p_new", "title": "New page"}
+S = "/api/v1/surveys"
+
 CASES = [
     Case("tenant-info", "get", PUBLIC, lambda t: "/api/v1/tenant/"),
     Case("auth-token", "post", PUBLIC, lambda t: "/api/v1/auth/token/", lambda t: {"email": "x@y.z", "password": "p"}),
@@ -129,6 +151,81 @@ CASES = [
     ),
     Case("role-detail", "delete", "user.manage", lambda t: f"/api/v1/roles/{_fresh_role(t)}/"),
     Case("audit-list", "get", "audit.view", lambda t: "/api/v1/audit/"),
+    Case("survey-list", "get", "survey.view", lambda t: f"{S}/"),
+    Case("survey-list", "post", "survey.create", lambda t: f"{S}/", lambda t: {"title": "New"}),
+    Case(
+        "survey-import",
+        "post",
+        "survey.create",
+        lambda t: f"{S}/import/",
+        lambda t: {"format": "survey-platform/v1", "title": "Imported", "definition": {"pages": []}},
+    ),
+    Case("survey-detail", "get", "survey.view", lambda t: f"{S}/{_fresh_survey(t).pk}/"),
+    Case("survey-detail", "patch", "survey.edit", lambda t: f"{S}/{_fresh_survey(t).pk}/", lambda t: {"title": "x"}),
+    Case("survey-detail", "delete", "survey.delete", lambda t: f"{S}/{_fresh_survey(t).pk}/"),
+    Case(
+        "survey-definition",
+        "put",
+        "survey.edit",
+        lambda t: f"{S}/{_fresh_survey(t).pk}/definition/",
+        lambda t: {"pages": []},
+    ),
+    Case("page-list", "post", "survey.edit", lambda t: f"{S}/{_fresh_survey(t).pk}/pages/", lambda t: DEMO_PAGE),
+    Case(
+        "page-reorder",
+        "post",
+        "survey.edit",
+        lambda t: f"{S}/{_fresh_survey(t).pk}/pages/reorder/",
+        lambda t: {"order": ["p_more", "p_about", "p_score"]},
+    ),
+    Case(
+        "page-detail",
+        "patch",
+        "survey.edit",
+        lambda t: f"{S}/{_fresh_survey(t).pk}/pages/p_more/",
+        lambda t: {"title": "Renamed"},
+    ),
+    Case("page-detail", "delete", "survey.edit", lambda t: f"{S}/{_fresh_survey(t).pk}/pages/p_more/"),
+    Case(
+        "question-list",
+        "post",
+        "survey.edit",
+        lambda t: f"{S}/{_fresh_survey(t).pk}/pages/p_more/questions/",
+        lambda t: {"id": "q_extra", "type": "short_text", "text": "More?"},
+    ),
+    Case(
+        "question-detail",
+        "patch",
+        "survey.edit",
+        lambda t: f"{S}/{_fresh_survey(t).pk}/questions/q_name/",
+        lambda t: {"text": "Nickname?"},
+    ),
+    Case("question-detail", "delete", "survey.edit", lambda t: f"{S}/{_fresh_survey(t).pk}/questions/q_features/"),
+    Case(
+        "question-move",
+        "post",
+        "survey.edit",
+        lambda t: f"{S}/{_fresh_survey(t).pk}/questions/q_features/move/",
+        lambda t: {"page": "p_about", "position": 0},
+    ),
+    Case("survey-duplicate", "post", "survey.create", lambda t: f"{S}/{_fresh_survey(t).pk}/duplicate/"),
+    Case("survey-validate", "post", "survey.edit", lambda t: f"{S}/{_fresh_survey(t).pk}/validate/"),
+    Case("survey-publish", "post", "survey.publish", lambda t: f"{S}/{_fresh_survey(t).pk}/publish/"),
+    Case(
+        "publication-detail",
+        "get",
+        "survey.view",
+        lambda t: (lambda s: f"{S}/{s.pk}/publications/{s.publication_id}/")(_fresh_survey(t, publish=True)),
+    ),
+    Case("survey-close", "post", "survey.publish", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/close/"),
+    Case("survey-reopen", "post", "survey.publish", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/reopen/"),
+    Case("survey-archive", "post", "survey.delete", lambda t: f"{S}/{_fresh_survey(t).pk}/archive/"),
+    Case("survey-version-list", "get", "survey.view", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/versions/"),
+    Case(
+        "survey-version-detail", "get", "survey.view", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/versions/1/"
+    ),
+    Case("survey-export", "get", "survey.view", lambda t: f"{S}/{_fresh_survey(t).pk}/export/"),
+    Case("survey-load", "get", PUBLIC, lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/"),
 ]
 
 
@@ -213,6 +310,7 @@ def test_every_endpoint_declares_a_permission_and_is_covered() -> None:
         if name in DOC_ROUTES:
             continue
         methods = [m for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)]
+        assert methods, name
         declared = view_class.required_permission
         for method in methods:
             permission = declared.get(method.upper()) if isinstance(declared, dict) else declared

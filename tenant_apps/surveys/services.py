@@ -306,6 +306,10 @@ def publication_compile_run(*, publication: Publication) -> Publication:
         return publication
     result = compile_definition(publication.definition)
     with transaction.atomic():
+        # Re-read under lock: a retried or duplicated task must not publish the same request twice.
+        publication = Publication.objects.select_for_update().get(pk=publication.pk)
+        if publication.status != Publication.Status.PENDING:
+            return publication
         survey = Survey.objects.select_for_update().get(pk=publication.survey_id)
         publication.finished_at = timezone.now()
         if not result.ok:

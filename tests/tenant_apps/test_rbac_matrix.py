@@ -82,6 +82,10 @@ def _fresh_survey(tenant: Any, publish: bool = False) -> Any:
     return survey
 
 
+def _publication_path(survey: Any) -> str:
+    return f"/api/v1/surveys/{survey.pk}/publications/{survey.publication_id}/"
+
+
 DEMO_PAGE = {"id": "p_new", "title": "New page"}
 S = "/api/v1/surveys"
 
@@ -215,7 +219,7 @@ CASES = [
         "publication-detail",
         "get",
         "survey.view",
-        lambda t: (lambda s: f"{S}/{s.pk}/publications/{s.publication_id}/")(_fresh_survey(t, publish=True)),
+        lambda t: _publication_path(_fresh_survey(t, publish=True)),
     ),
     Case("survey-close", "post", "survey.publish", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/close/"),
     Case("survey-reopen", "post", "survey.publish", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/reopen/"),

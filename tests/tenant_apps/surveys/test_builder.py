@@ -353,3 +353,15 @@ def test_cross_tenant_survey_ids_are_404(tenant_a, tenant_b, make_member, api_cl
         assert response.status_code == 404, (method, path, response.status_code)
     assert b_survey["public_link"] not in str(a_client.get("/api/v1/surveys/").json())
     assert b_client.get(f"/api/v1/surveys/{sid}/").json()["title"] == "Builder test"
+
+
+def test_a_publication_compiled_twice_publishes_once(tenant_a, creator):
+    """Retried or duplicated tasks (acks_late) must not create two versions."""
+    survey = _new_survey(creator, copy.deepcopy(DEMO_DEFINITION))
+    response = _json(creator, "post", f"/api/v1/surveys/{survey['id']}/publish/")
+    with tenant_context(tenant_a):
+        stale_a = Publication.objects.get(pk=response.json()["id"])
+        stale_b = Publication.objects.get(pk=response.json()["id"])
+        publication_compile_run(publication=stale_a)
+        publication_compile_run(publication=stale_b)  # a stale copy still says "pending"
+        assert SurveyVersion.objects.filter(survey_id=survey["id"]).count() == 1

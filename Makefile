@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test lint typecheck check services db venv bench bench-tenants bench-auth clean help
+.PHONY: run test lint typecheck check services db venv bench bench-tenants bench-auth bench-load clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -57,7 +57,13 @@ bench-auth: venv services  ## cost of authentication + permission check per requ
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python manage.py bench_auth
 
-bench: bench-tenants bench-auth  ## every benchmark
+bench-load: venv services  ## survey load under concurrency (gunicorn + wrk) and rule evaluation cost per evaluator
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
+	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
+	$(BENCH_DB_ENV) $(BIN)/python benchmarks/survey_load.py
+
+bench: bench-tenants bench-auth bench-load  ## every benchmark
 
 clean:  ## remove the virtualenv and local state
 	rm -rf $(VENV) var

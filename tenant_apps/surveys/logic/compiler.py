@@ -19,7 +19,9 @@ from tenant_apps.surveys.logic.evaluator import OTHER
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 DATE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 PIPE_RE = re.compile(r"\{\{\s*(var\.)?([A-Za-z][A-Za-z0-9_]{0,63})\s*(?:\|[^}]*)?\}\}")
-UNSUPPORTED_REGEX = re.compile(r"\(\?|\\[AZzpPQE]|[*+?}]\+")
+# Outside the common subset of Python's and ECMAScript's regular expressions (or meaning different things:
+# \s is Unicode-wide in ECMAScript, ASCII here).
+UNSUPPORTED_REGEX = re.compile(r"\(\?|\\[AZzpPQEsS]|[*+?}]\+")
 
 TEXT_TYPES = {"short_text", "long_text", "email", "hidden"}
 NUMBER_TYPES = {"number", "rating", "nps"}

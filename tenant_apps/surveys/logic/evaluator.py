@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 OTHER = "__other__"
-_DATE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
-_PIPE_RE = re.compile(r"\{\{\s*(var\.)?([A-Za-z][A-Za-z0-9_]{0,63})\s*(?:\|([^}]*))?\}\}")
+_DATE_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", re.ASCII)  # used with fullmatch
+_PIPE_RE = re.compile(r"\{\{ *(var\.)?([A-Za-z][A-Za-z0-9_]{0,63}) *(?:\|([^}]*))?\}\}")
 _regex_cache: dict[str, re.Pattern[str] | None] = {}
 
 Json = Any
@@ -44,10 +44,34 @@ def _as_list(value: Json) -> list[Json]:
     return [] if is_empty(value) else [value]
 
 
+def _ecmascript_dollars(pattern: str) -> str:
+    """ECMAScript's ``$`` (no m flag) matches only at the very end; Python's also before a final
+    newline. Rewrite unescaped ``$`` outside character classes as ``\\Z``."""
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif char == "[":
+            in_class = True
+            out.append(char)
+        elif char == "]":
+            in_class = False
+            out.append(char)
+        else:
+            out.append("\\Z" if char == "$" and not in_class else char)
+    return "".join(out)
+
+
 def _regex(pattern: str) -> re.Pattern[str] | None:
+    """ASCII classes (\\d \\w \\s \\b) as in ECMAScript; ``.`` is one code point in both (logic.js uses
+    the ``u`` flag)."""
     if pattern not in _regex_cache:
         try:
-            _regex_cache[pattern] = re.compile(pattern)
+            _regex_cache[pattern] = re.compile(_ecmascript_dollars(pattern), re.ASCII)
         except re.error:
             _regex_cache[pattern] = None
     return _regex_cache[pattern]
@@ -97,7 +121,8 @@ def compare(op: str, left: Json, right: Json) -> bool:
         pattern = _regex(right)
         return pattern is not None and pattern.search(left) is not None
     if op in ("date_before", "date_after"):
-        if not (isinstance(left, str) and isinstance(right, str) and _DATE_RE.match(left) and _DATE_RE.match(right)):
+        if not (isinstance(left, str) and isinstance(right, str) and _DATE_RE.fullmatch(left)
+                and _DATE_RE.fullmatch(right)):
             return False
         return left < right if op == "date_before" else left > right
     return False
@@ -117,7 +142,8 @@ class _State:
     def read(self, ref: Mapping[str, Json]) -> Json:
         if "var" in ref:
             return self.variables.get(ref["var"])
-        value = self.effective.get(ref.get("q", ""))
+        qid = ref.get("q", "")
+        value = self.effective.get(qid) if qid in self.questions else None
         if "row" in ref:
             return value.get(ref["row"]) if isinstance(value, dict) else None
         return value
@@ -143,13 +169,14 @@ class _State:
     # --- expressions -----------------------------------------------------------------------
     def expr(self, e: Json) -> float:
         if _is_number(e):
-            return float(e) if isinstance(e, float) else e
+            return float(e)
         if not isinstance(e, dict) or len(e) != 1:
             return 0
         ((kind, arg),) = e.items()
         if kind in ("q", "var"):
-            value: Any = (self.effective if kind == "q" else self.variables).get(arg)
-            return value if _is_number(value) else 0
+            source = self.variables if kind == "var" else self.effective if arg in self.questions else {}
+            value: Any = source.get(arg)
+            return float(value) if _is_number(value) else 0.0
         if kind == "score":
             question = self.questions.get(arg, {})
             scores = {c["id"]: c.get("score", 0) for c in question.get("choices", [])}
@@ -173,17 +200,20 @@ class _State:
         if kind in ("min", "max"):
             return (min if kind == "min" else max)(values) if values else 0
         if kind == "round":
-            if len(values) != 2:
+            if len(values) != 2 or not math.isfinite(values[0]):
                 return 0
-            factor = 10 ** int(values[1])
+            digits = max(0, min(15, int(values[1]))) if math.isfinite(values[1]) else 0
+            factor = 10.0**digits
             scaled = abs(values[0]) * factor
+            if not math.isfinite(scaled):
+                return 0
             rounded = math.floor(scaled + 0.5) / factor
             return math.copysign(rounded, values[0]) if rounded else 0
         return 0
 
     # --- piping ----------------------------------------------------------------------------
     def render(self, qid: str) -> str | None:
-        value = self.effective.get(qid)
+        value = self.effective.get(qid) if qid in self.questions else None
         if is_empty(value):
             return None
         if isinstance(value, bool):
@@ -213,6 +243,15 @@ class _State:
             return fallback if rendered is None else rendered
 
         return _PIPE_RE.sub(replace, text)
+
+
+def _double(value: float) -> float | int:
+    """Expression results are IEEE doubles as in JavaScript: non-finite becomes 0, -0 becomes 0, and
+    integral values are stored as ints so JSON prints them the same in both languages."""
+    value = float(value)
+    if not math.isfinite(value) or value == 0:
+        return 0
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
 def format_number(value: float | int) -> str:
@@ -275,7 +314,7 @@ def evaluate(definition: Mapping[str, Json], answers: Mapping[str, Json]) -> dic
             for action in rule.get("then", []):
                 kind = action.get("type")
                 if kind == "set_variable":
-                    state.variables[action["variable"]] = state.expr(action.get("expr", 0))
+                    state.variables[action["variable"]] = _double(state.expr(action.get("expr", 0)))
                 elif kind in ("skip_to", "end_survey") and navigation is None:
                     navigation = (kind, action.get("page") if kind == "skip_to" else action.get("end_screen"))
         if navigation is not None:

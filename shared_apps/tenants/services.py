@@ -162,6 +162,10 @@ def _schema_clone(*, schema_name: str) -> None:
             raise TenantError(f"The template schema {template!r} is not migrated: run `python manage.py migrate`.")
         raw.execute("SELECT public.clone_schema(%s, %s, 'DATA')", [template, schema_name])
         rls.secure_schema(raw, schema_name=schema_name, app_role=settings.DATABASE_APP_ROLE)
+        # Verify, in the same transaction: a clone that is not isolated is never committed.
+        (report,) = rls.inspect_schemas(raw, schema_names=[schema_name], app_role=settings.DATABASE_APP_ROLE)
+        if report.problems or report.tables == 0:
+            raise TenantError(f"The clone of {schema_name!r} failed its isolation check: {report.problems[:3]}")
 
 
 def _schema_drop(*, schema_name: str) -> None:

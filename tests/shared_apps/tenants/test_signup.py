@@ -160,3 +160,16 @@ def test_failed_clone_is_rolled_back_whole(monkeypatch):
 def test_register_validates_plan():
     with pytest.raises(ValidationError, match="Unknown plan"):
         services.tenant_register(slug=unique_slug(), name="X", plan="platinum")
+
+
+def test_a_clone_that_fails_its_isolation_check_is_not_kept(monkeypatch):
+    """RLS is re-applied and then verified inside the clone's transaction."""
+    slug = unique_slug("unsafe")
+
+    def forgetful_secure(cursor, *, schema_name, app_role):  # grants nothing, secures nothing
+        return 0
+
+    monkeypatch.setattr(services.rls, "secure_schema", forgetful_secure)
+    with pytest.raises(services.TenantError, match="failed its isolation check"):
+        tenant_create(slug=slug, name="Unsafe", admin_email=f"u@{slug}.test", admin_password=PASSWORD)
+    assert not schema_exists(Organisation.objects.get(slug=slug).schema_name)

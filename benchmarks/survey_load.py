@@ -53,22 +53,44 @@ def build_definition() -> tuple[dict, dict]:
                 question["visible_if"] = {"q": f"q{n - 1}", "op": "is_answered"}
                 rules += 1
             questions.append(question)
-            answers[qid] = {"number": n, "single_choice": "c2", "short_text": f"text {n}",
-                            "multiple_choice": ["c1", "c3"], "yes_no": True}[kind]
+            answers[qid] = {
+                "number": n,
+                "single_choice": "c2",
+                "short_text": f"text {n}",
+                "multiple_choice": ["c1", "c3"],
+                "yes_no": True,
+            }[kind]
         page_rules = []
         if p < 9:
-            page_rules.append({"id": f"r_var{p}", "then": [{"type": "set_variable", "variable": "score",
-                                                             "expr": {"add": [{"var": "score"},
-                                                                              {"score": f"q{p * 5 + 1}"}]}}]})
+            page_rules.append(
+                {
+                    "id": f"r_var{p}",
+                    "then": [
+                        {
+                            "type": "set_variable",
+                            "variable": "score",
+                            "expr": {"add": [{"var": "score"}, {"score": f"q{p * 5 + 1}"}]},
+                        }
+                    ],
+                }
+            )
             rules += 1
         if p == 4:
-            page_rules.append({"id": "r_skip", "when": {"var": "score", "op": "gt", "value": 1000},
-                               "then": [{"type": "skip_to", "page": "p9"}]})
+            page_rules.append(
+                {
+                    "id": "r_skip",
+                    "when": {"var": "score", "op": "gt", "value": 1000},
+                    "then": [{"type": "skip_to", "page": "p9"}],
+                }
+            )
             rules += 1
         pages.append({"id": f"p{p}", "title": f"Page {p}", "questions": questions, "rules": page_rules})
     assert rules == 30, rules
-    definition = {"variables": [{"id": "score", "initial": 0}],
-                  "end_screens": [{"id": "thanks", "text": "Thanks! Score {{var.score}}"}], "pages": pages}
+    definition = {
+        "variables": [{"id": "score", "initial": 0}],
+        "end_screens": [{"id": "thanks", "text": "Thanks! Score {{var.score}}"}],
+        "pages": pages,
+    }
     return definition, answers
 
 
@@ -79,15 +101,25 @@ def free_port() -> int:
 
 
 def wrk(url: str, host: str, seconds: int, connections: int, script: str) -> dict[str, float]:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, "-H", f"Host: {host}",
-                          url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, "-H", f"Host: {host}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT"))
     requests, p50, p95, p99, rps, errors = line.split()[1:]
-    return {"requests": int(requests), "p50": float(p50), "p95": float(p95), "p99": float(p99), "rps": float(rps),
-            "errors": int(errors)}
+    return {
+        "requests": int(requests),
+        "p50": float(p50),
+        "p95": float(p95),
+        "p99": float(p99),
+        "rps": float(rps),
+        "errors": int(errors),
+    }
 
 
-def main() -> None:  # noqa: PLR0915 - one linear script
+def main() -> None:
     import django
 
     django.setup()
@@ -103,9 +135,15 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
     definition, answers = build_definition()
-    organisation = Organisation.objects.filter(slug="bench-load").first() or tenant_create(
-        slug="bench-load", name="Bench load", admin_email="bench-load@example.test",
-        admin_password=password_generate()).organisation
+    organisation = (
+        Organisation.objects.filter(slug="bench-load").first()
+        or tenant_create(
+            slug="bench-load",
+            name="Bench load",
+            admin_email="bench-load@example.test",
+            admin_password=password_generate(),
+        ).organisation
+    )
     with tenant_context(organisation):
         survey = services.survey_create(title="Benchmark survey", created_by_id=None, definition=definition)
         publication = services.publication_request(survey=survey, requested_by_id=None)
@@ -117,28 +155,48 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     port = free_port()
     workers = int(os.environ.get("BENCH_WORKERS", "3"))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production",
-           "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_ALLOWED_HOSTS": ".localhost,localhost,127.0.0.1",
-           "DJANGO_SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING", "THROTTLE_RESPONDENT": "10000000/min",
-           "THROTTLE_ANON": "10000000/min",
-           "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://survey_app@127.0.0.1:5432/survey"),
-           "DATABASE_OWNER_URL": os.environ.get("DATABASE_OWNER_URL", "postgres://survey_owner@127.0.0.1:5432/survey"),
-           "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-                               "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=env)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": ".localhost,localhost,127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        "THROTTLE_RESPONDENT": "10000000/min",
+        "THROTTLE_ANON": "10000000/min",
+        "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://survey_app@127.0.0.1:5432/survey"),
+        "DATABASE_OWNER_URL": os.environ.get("DATABASE_OWNER_URL", "postgres://survey_owner@127.0.0.1:5432/survey"),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 - loopback
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
         request = urllib.request.Request(f"{base}/api/v1/s/{link}/", headers={"Host": host})
-        body = urllib.request.urlopen(request, timeout=5).read()  # noqa: S310 - loopback
+        body = urllib.request.urlopen(request, timeout=5).read()
         assert len(json.loads(body)["definition"]["pages"]) == 10
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(WRK_SCRIPT)
@@ -146,10 +204,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
         wrk(f"{base}/api/v1/s/{link}/", host, 2, connections, script.name)  # warm every worker's caches
         rows = {
-            "baseline: GET /healthz (JsonResponse, no DB)": wrk(f"{base}/healthz", host, seconds, connections,
-                                                                script.name),
+            "baseline: GET /healthz (JsonResponse, no DB)": wrk(
+                f"{base}/healthz", host, seconds, connections, script.name
+            ),
             f"survey load: GET /api/v1/s/<link>/ ({len(body) // 1024} KiB)": wrk(
-                f"{base}/api/v1/s/{link}/", host, seconds, connections, script.name),
+                f"{base}/api/v1/s/{link}/", host, seconds, connections, script.name
+            ),
         }
     finally:
         server.send_signal(signal.SIGTERM)
@@ -163,12 +223,17 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     runs = 2000
     py = timeit.repeat(lambda: evaluate(definition, answers), number=runs, repeat=5)
     py_us = statistics.median(py) / runs * 1e6
-    node = subprocess.run(["node", str(ROOT / "benchmarks" / "evaluate_bench.mjs")],
-                          input=json.dumps({"definition": definition, "answers": answers, "runs": runs}),
-                          capture_output=True, text=True, check=True).stdout.strip()
+    node = subprocess.run(
+        ["node", str(ROOT / "benchmarks" / "evaluate_bench.mjs")],
+        input=json.dumps({"definition": definition, "answers": answers, "runs": runs}),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     print("\nrule evaluation per submission (50 questions, 30 rules), median of 5 x 2000 runs:")
     print(f"  Python evaluator: {py_us:8.1f} us")
-    print(f"  JavaScript evaluator (Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}): {float(node):8.1f} us")
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    print(f"  JavaScript evaluator (Node {version}): {float(node):8.1f} us")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def build_definition() -> tuple[dict, dict]:
                 "multiple_choice": ["c1", "c3"],
                 "yes_no": True,
             }[kind]
-        page_rules = []
+        page_rules: list[dict[str, object]] = []
         if p < 9:
             page_rules.append(
                 {

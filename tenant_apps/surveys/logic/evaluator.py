@@ -121,8 +121,9 @@ def compare(op: str, left: Json, right: Json) -> bool:
         pattern = _regex(right)
         return pattern is not None and pattern.search(left) is not None
     if op in ("date_before", "date_after"):
-        if not (isinstance(left, str) and isinstance(right, str) and _DATE_RE.fullmatch(left)
-                and _DATE_RE.fullmatch(right)):
+        if not (
+            isinstance(left, str) and isinstance(right, str) and _DATE_RE.fullmatch(left) and _DATE_RE.fullmatch(right)
+        ):
             return False
         return left < right if op == "date_before" else left > right
     return False

@@ -31,8 +31,9 @@ run: db  ## set up everything, create the demo tenant, run web + worker + beat u
 	@echo "Serving on http://demo.localhost:8000/ (platform: http://localhost:8000/api/docs/). Ctrl-C stops all."
 	$(BIN)/honcho start -f Procfile.dev
 
-test: venv services  ## run the whole test suite (re-creates the survey_test database)
+test: venv services  ## run the whole test suite (re-creates the survey_test database) and the JS evaluator's tests
 	@mkdir -p var
+	node --test tenant_apps/surveys/static/surveys/
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest
 
 lint: venv  ## ruff lint and format check

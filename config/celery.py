@@ -21,6 +21,7 @@ app.conf.update(
     task_routes={
         "shared_apps.tenants.tasks.*": {"queue": "high_priority"},
         "tenant_apps.surveys.tasks.*": {"queue": "high_priority"},
+        "tenant_apps.responses.tasks.*": {"queue": "high_priority"},
         "tenant_apps.analytics.tasks.*": {"queue": "analytics"},
         "tenant_apps.exports.tasks.*": {"queue": "exports"},
         "tenant_apps.notifications.tasks.*": {"queue": "notifications"},
@@ -37,6 +38,10 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": 3600},
     task_tenant_cache_seconds=10,
     beat_schedule={
+        "sync-drafts": {
+            "task": "tenant_apps.responses.tasks.drafts_sync_all",
+            "schedule": 60.0,
+        },
         "maintain-partitions": {
             "task": "shared_apps.tenants.tasks.partitions_maintain",
             "schedule": crontab(minute=5, hour=2),

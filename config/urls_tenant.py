@@ -5,6 +5,7 @@ from django.urls import path
 from config.urls_common import api_doc_patterns
 from tenant_apps.audit.apis import AuditEventListApi
 from tenant_apps.members import apis as members
+from tenant_apps.responses.urls import urlpatterns as response_urls
 from tenant_apps.surveys.urls import urlpatterns as survey_urls
 
 urlpatterns = [
@@ -30,6 +31,7 @@ urlpatterns = [
     path("api/v1/roles/<int:pk>/", members.RoleDetailApi.as_view(), name="role-detail"),
     path("api/v1/audit/", AuditEventListApi.as_view(), name="audit-list"),
     *survey_urls,
+    *response_urls,
     *api_doc_patterns("config.urls_tenant"),
 ]
 

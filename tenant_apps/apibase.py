@@ -24,6 +24,9 @@ class TenantApi(APIView):
     permission_classes = [HasTenantPermission]
     required_permission: ClassVar[str | dict[str, str] | NotDeclared] = NOT_DECLARED
     audit_target_type: ClassVar[str] = ""
+    # Respondent endpoints (drafts, submit) are not privileged actions and must stay off the database
+    # on their hot path: they opt out of the generic audit entry.
+    audit_generic: ClassVar[bool] = True
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         audit_reset()
@@ -31,7 +34,12 @@ class TenantApi(APIView):
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if request.method in MUTATING and 200 <= response.status_code < 300 and not audit_recorded():
+        if (
+            self.audit_generic
+            and request.method in MUTATING
+            and 200 <= response.status_code < 300
+            and not audit_recorded()
+        ):
             audit_record(
                 action=f"api.{type(self).__name__}.{(request.method or '').lower()}",
                 target_type=self.audit_target_type,

@@ -55,6 +55,7 @@ TENANT_APPS = [
     "tenant_apps.members",
     "tenant_apps.notifications",
     "tenant_apps.surveys",
+    "tenant_apps.responses",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -390,7 +390,7 @@ def organisation_signup(*, name: str, slug: str, admin_email: str, password: str
 
 
 # Monthly-partitioned tables in every tenant schema.
-PARTITIONED_TABLES = ("audit_event",)
+PARTITIONED_TABLES = ("audit_event", "responses_submission", "responses_answer")
 
 
 def partitions_maintain(*, today: dt.date | None = None, months_ahead: int = 3) -> dict[str, list[str]]:

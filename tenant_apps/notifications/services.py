@@ -12,6 +12,7 @@ from shared_apps.core.tenancy import current_schema
 EMAIL_BUILDERS: dict[str, str] = {
     "invitation": "tenant_apps.members.emails.invitation_email",
     "password_reset": "tenant_apps.members.emails.password_reset_email",
+    "submission": "tenant_apps.responses.emails.submission_email",
 }
 
 

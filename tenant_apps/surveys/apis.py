@@ -18,7 +18,7 @@ from shared_apps.core.errors import error_response
 from tenant_apps.apibase import TenantApi
 from tenant_apps.members.access import PUBLIC, Principal, TenantJWTAuthentication
 from tenant_apps.surveys import services
-from tenant_apps.surveys.load import now, survey_load
+from tenant_apps.surveys.load import LoadedSurvey, now, survey_load
 from tenant_apps.surveys.models import Publication, Survey, SurveyVersion
 
 
@@ -425,6 +425,26 @@ class SurveyImportApi(SurveyApi):
         return _survey_response(survey, code=status.HTTP_201_CREATED)
 
 
+def open_survey(request: Request, link: str) -> LoadedSurvey | HttpResponse:
+    """The published survey at ``link`` if this caller may answer it now, else the response to send."""
+    loaded = survey_load(link=link)
+    if loaded is None or loaded.status == Survey.Status.ARCHIVED:
+        return error_response(404, "survey_not_found", "There is no survey at this link.")
+    code, message = loaded.availability(now())
+    if code != "open":
+        opens_at = loaded.opens_at if code == "survey_not_open" else None
+        details = {"opens_at": opens_at.isoformat()} if opens_at else None
+        return error_response(403 if code == "survey_not_open" else 410, code, message, details)
+    if loaded.access != Survey.Access.ANONYMOUS and not isinstance(request.user, Principal):
+        return error_response(
+            401,
+            "sign_in_required",
+            "Sign in to answer this survey.",
+            headers={"WWW-Authenticate": 'Bearer realm="api"'},
+        )
+    return loaded
+
+
 class RespondentThrottle(ScopedRateThrottle):
     scope_attr = "throttle_scope"
 
@@ -440,22 +460,9 @@ class SurveyLoadApi(TenantApi):
 
     @extend_schema(responses={200: serializers.JSONField()}, operation_id="survey_load")
     def get(self, request: Request, link: str) -> HttpResponse:
-        loaded = survey_load(link=link)
-        if loaded is None or loaded.status == Survey.Status.ARCHIVED:
-            return error_response(404, "survey_not_found", "There is no survey at this link.")
-        code, message = loaded.availability(now())
-        if code != "open":
-            details = (
-                {"opens_at": loaded.opens_at.isoformat()} if code == "survey_not_open" and loaded.opens_at else None
-            )
-            return error_response(403 if code == "survey_not_open" else 410, code, message, details)
-        if loaded.access != Survey.Access.ANONYMOUS and not isinstance(request.user, Principal):
-            return error_response(
-                401,
-                "sign_in_required",
-                "Sign in to answer this survey.",
-                headers={"WWW-Authenticate": 'Bearer realm="api"'},
-            )
+        loaded = open_survey(request, link)
+        if isinstance(loaded, HttpResponse):
+            return loaded
         if request.headers.get("If-None-Match") == loaded.etag:
             response: HttpResponse = HttpResponseNotModified()
         else:

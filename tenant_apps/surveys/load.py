@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,9 @@ class LoadedSurvey:
     closes_at: datetime | None
     response_limit: int | None
     response_count: int
+    survey_id: int = 0
+    version_id: int = 0
+    one_response_per_respondent: bool = False
 
     def availability(self, now: datetime) -> tuple[str, str]:
         """(code, message): ``open`` or why respondents cannot answer now."""
@@ -85,35 +88,23 @@ def _build(link: str) -> LoadedSurvey | None:
         closes_at=survey.closes_at,
         response_limit=survey.response_limit,
         response_count=survey.response_count,
+        survey_id=survey.pk,
+        version_id=version.pk,
+        one_response_per_respondent=survey.one_response_per_respondent,
     )
 
 
 def _encode(loaded: LoadedSurvey) -> bytes:
-    head = {
-        "status": loaded.status,
-        "access": loaded.access,
-        "etag": loaded.etag,
-        "opens_at": loaded.opens_at.isoformat() if loaded.opens_at else None,
-        "closes_at": loaded.closes_at.isoformat() if loaded.closes_at else None,
-        "response_limit": loaded.response_limit,
-        "response_count": loaded.response_count,
-    }
+    head = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(loaded).items() if k != "body"}
     return json.dumps(head).encode() + b"\n" + loaded.body
 
 
 def _decode(raw: bytes) -> LoadedSurvey:
     head_raw, body = raw.split(b"\n", 1)
     head: dict[str, Any] = json.loads(head_raw)
-    return LoadedSurvey(
-        status=head["status"],
-        access=head["access"],
-        body=body,
-        etag=head["etag"],
-        opens_at=parse_datetime(head["opens_at"]) if head["opens_at"] else None,
-        closes_at=parse_datetime(head["closes_at"]) if head["closes_at"] else None,
-        response_limit=head["response_limit"],
-        response_count=head["response_count"],
-    )
+    for key in ("opens_at", "closes_at"):
+        head[key] = parse_datetime(head[key]) if head[key] else None
+    return LoadedSurvey(body=body, **head)
 
 
 def survey_load(*, link: str) -> LoadedSurvey | None:
@@ -132,6 +123,23 @@ def survey_load(*, link: str) -> LoadedSurvey | None:
         redis.set(_l2_key(schema, link), _encode(loaded) if loaded else b"-", ex=settings.SURVEY_LOAD_L2_SECONDS)
     _L1.set(key, loaded or False)
     return loaded
+
+
+_DEFINITIONS: dict[tuple[str, int], dict[str, Any]] = {}
+
+
+def version_definition(version_id: int) -> dict[str, Any]:
+    """A published version's compiled definition, parsed once per process (versions never change)."""
+    from tenant_apps.surveys.models import SurveyVersion
+
+    key = (current_schema(), version_id)
+    definition = _DEFINITIONS.get(key)
+    if definition is None:
+        if len(_DEFINITIONS) > 2000:
+            _DEFINITIONS.clear()
+        compiled = SurveyVersion.objects.values_list("compiled", flat=True).get(pk=version_id)
+        definition = _DEFINITIONS[key] = compiled["definition"]
+    return definition
 
 
 def survey_load_invalidate(link: str) -> None:

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from tenant_apps.responses import apis
+
+urlpatterns = [
+    path("api/v1/s/<str:link>/draft/", apis.DraftSaveApi.as_view(), name="draft-save"),
+    path("api/v1/s/<str:link>/draft/<uuid:uid>/", apis.DraftResumeApi.as_view(), name="draft-resume"),
+    path("api/v1/s/<str:link>/submit/", apis.SubmitApi.as_view(), name="submission-create"),
+]

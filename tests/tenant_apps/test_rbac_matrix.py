@@ -230,6 +230,26 @@ CASES = [
     ),
     Case("survey-export", "get", "survey.view", lambda t: f"{S}/{_fresh_survey(t).pk}/export/"),
     Case("survey-load", "get", PUBLIC, lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/"),
+    Case(
+        "draft-save",
+        "put",
+        PUBLIC,
+        lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/draft/",
+        lambda t: {"answers": {"q_name": "A"}},
+    ),
+    Case(
+        "draft-resume",
+        "get",
+        PUBLIC,
+        lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/draft/{uuid.uuid4()}/?token=x",
+    ),
+    Case(
+        "submission-create",
+        "post",
+        PUBLIC,
+        lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/submit/",
+        lambda t: {"answers": {"q_role": "dev", "q_nps": 9}},
+    ),
 ]
 
 

@@ -24,6 +24,31 @@ def partition_name(table: str, month: dt.date) -> str:
     return f"{table}_p{month.year:04d}_{month.month:02d}"
 
 
+def detach_old_partitions(cursor: Any, *, schema_name: str, table: str, keep_from: dt.date) -> list[str]:
+    """Detach the monthly partitions that end before ``keep_from``'s month (data kept in the detached
+    tables for archiving; nothing reads them). Returns their names."""
+    cursor.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace "
+        "WHERE n.nspname = %s AND p.relname = %s ORDER BY c.relname",
+        [schema_name, table],
+    )
+    limit = partition_name(table, month_start(keep_from))
+    old = [name for (name,) in cursor.fetchall() if name.startswith(f"{table}_p") and name < limit]
+    for name in old:
+        cursor.execute(
+            sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                sql.Identifier(schema_name, table), sql.Identifier(schema_name, name)
+            )
+        )
+    return old
+
+
+def default_partition_rows(cursor: Any, *, schema_name: str, table: str) -> int:
+    cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema_name, f"{table}_default")))
+    return int(cursor.fetchone()[0])
+
+
 def ensure_monthly_partitions(
     cursor: Any, *, schema_name: str, table: str, today: dt.date, months_back: int = 1, months_ahead: int = 3
 ) -> list[str]:

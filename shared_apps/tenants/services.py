@@ -393,19 +393,24 @@ def organisation_signup(*, name: str, slug: str, admin_email: str, password: str
 PARTITIONED_TABLES = ("audit_event", "responses_submission", "responses_answer")
 
 
+RETAINED_TABLES = ("responses_submission", "responses_answer")
+
+
 def partitions_maintain(*, today: dt.date | None = None, months_ahead: int = 3) -> dict[str, list[str]]:
-    """Create the coming months' partitions in every tenant schema (and the template), then
-    re-secure the schema so new partitions get RLS. Run daily by beat. Returns what was created."""
-    from shared_apps.core.partitions import ensure_monthly_partitions
+    """Daily, per tenant schema (and the template): create the coming months' partitions, detach
+    response partitions older than the organisation's retention, re-secure the schema (RLS on the new
+    partitions), and log an alert when rows landed in a default partition. Returns what changed."""
+    from shared_apps.core.partitions import default_partition_rows, detach_old_partitions, ensure_monthly_partitions
 
     today = today or timezone.now().date()
-    schemas = (
+    organisations = (
         Organisation.objects.exclude(kind=Kind.PUBLIC)
         .exclude(status=Status.FAILED)
-        .values_list("schema_name", flat=True)
+        .only("schema_name", "retention_months")
     )
-    created: dict[str, list[str]] = {}
-    for schema_name in schemas:
+    changed: dict[str, list[str]] = {}
+    for organisation in organisations:
+        schema_name = organisation.schema_name
         with owner_cursor() as raw:
             raw.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema_name])
             if raw.fetchone() is None:
@@ -415,7 +420,22 @@ def partitions_maintain(*, today: dt.date | None = None, months_ahead: int = 3) 
                 names += ensure_monthly_partitions(
                     raw, schema_name=schema_name, table=table, today=today, months_back=0, months_ahead=months_ahead
                 )
+                stray = default_partition_rows(raw, schema_name=schema_name, table=table)
+                if stray:
+                    logger.error(
+                        "rows in a default partition: create the missing partition and move them",
+                        extra={"tenant": schema_name, "table": table, "rows": stray, "alert": True},
+                    )
+            if organisation.retention_months:
+                from shared_apps.core.partitions import add_months
+
+                keep_from = add_months(today.replace(day=1), -organisation.retention_months)
+                for table in RETAINED_TABLES:
+                    names += [
+                        f"detached:{n}"
+                        for n in detach_old_partitions(raw, schema_name=schema_name, table=table, keep_from=keep_from)
+                    ]
             if names:
                 rls.secure_schema(raw, schema_name=schema_name, app_role=settings.DATABASE_APP_ROLE)
-                created[schema_name] = names
-    return created
+                changed[schema_name] = names
+    return changed

@@ -269,3 +269,39 @@ def test_date_bounded_submission_query_scans_only_matching_partitions(tenant_a):
             assert f"{table}_p{start:%Y_%m}" in plan
             assert f"{table}_p{(start - dt.timedelta(days=1)):%Y_%m}" not in plan
             assert f"{table}_default" not in plan
+
+
+def test_retention_detaches_old_partitions_and_stray_rows_raise_an_alert(make_tenant, caplog):
+    from django.db import connections, transaction
+
+    from shared_apps.tenants.models import Organisation
+    from shared_apps.tenants.services import partitions_maintain
+
+    tenant = make_tenant()
+    with transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:
+        cursor.execute(
+            f'CREATE TABLE "{tenant.schema_name}".responses_submission_p2020_01 PARTITION OF '
+            f"\"{tenant.schema_name}\".responses_submission FOR VALUES FROM ('2020-01-01') TO ('2020-02-01')"
+        )
+    Organisation.objects.filter(pk=tenant.pk).update(retention_months=24)
+    with tenant_context(tenant), connection.cursor() as cursor:  # a row far in the future lands in the default
+        cursor.execute(
+            "INSERT INTO responses_submission (submitted_at, uid, survey_id, version_id) "
+            "VALUES ('2099-01-01', %s, 1, 1)",
+            [str(uuid.uuid4())],
+        )
+    with caplog.at_level("ERROR"):
+        changed = partitions_maintain()
+    assert "detached:responses_submission_p2020_01" in changed[tenant.schema_name]
+    assert any(
+        "default partition" in r.getMessage() and getattr(r, "tenant", "") == tenant.schema_name for r in caplog.records
+    )
+    with tenant_context(tenant), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE c.relname = 'responses_submission_p2020_01'"
+        )
+        assert cursor.fetchone()[0] == 0
+    from django.core.management import call_command
+
+    call_command("check_isolation", "--quiet")

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.core.errors import error_response
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.apibase import TenantApi
-from tenant_apps.members.access import PUBLIC, Principal, TenantJWTAuthentication
+from tenant_apps.members.access import MEMBER, PUBLIC, Principal, TenantJWTAuthentication
 from tenant_apps.responses import services
+from tenant_apps.responses.models import Submission
+from tenant_apps.responses.selectors import answers_for, submission_list
 from tenant_apps.surveys.apis import RespondentThrottle, open_survey
 from tenant_apps.surveys.load import LoadedSurvey, version_definition
+from tenant_apps.surveys.models import Survey, SurveyVersion
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 
@@ -160,3 +166,108 @@ class SubmitApi(RespondentApi):
             {"submission_id": submitted.uid, **submitted.result},
             status=status.HTTP_201_CREATED if submitted.created else status.HTTP_200_OK,
         )
+
+
+# --- staff ------------------------------------------------------------------------------------------
+
+
+class SubmissionCursor(CursorPagination):
+    ordering = ("-submitted_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class SubmissionOutput(serializers.Serializer):
+    id = serializers.UUIDField(source="uid")
+    submitted_at = serializers.DateTimeField()
+    version = serializers.IntegerField(source="version_id")
+    respondent_id = serializers.IntegerField(allow_null=True)
+    end_screen = serializers.CharField(allow_null=True)
+    variables = serializers.JSONField()
+    answers = serializers.SerializerMethodField()
+
+    def get_answers(self, submission: Submission) -> dict[str, Any]:
+        return self.context["answers"].get(submission.id, {})
+
+
+class SubmissionFilter(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    answer = serializers.RegexField(
+        r"^[A-Za-z][A-Za-z0-9_]{0,63}:.{1,200}$",
+        required=False,
+        help_text="question_id:value, e.g. q_role:dev or q_nps:9",
+    )
+
+
+def _survey_or_404(pk: int) -> Survey:
+    return get_object_or_404(Survey.objects.only("id", "current_version_id"), pk=pk)
+
+
+def _own_only(request: Request) -> int | None:
+    """Members without ``submission.view`` (e.g. Respondents) see only their own responses."""
+    principal: Principal = request.user  # type: ignore[assignment]
+    return None if principal.has("submission.view") else principal.id
+
+
+class SubmissionListApi(TenantApi):
+    required_permission = MEMBER
+
+    @extend_schema(
+        parameters=[SubmissionFilter], responses={200: SubmissionOutput(many=True)}, operation_id="submission_list"
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        survey = _survey_or_404(pk)
+        filters = SubmissionFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        answer = None
+        if "answer" in filters.validated_data:
+            question_id, raw = filters.validated_data["answer"].split(":", 1)
+            try:
+                value: Any = json.loads(raw)
+            except ValueError:
+                value = raw
+            answer = (question_id, value)
+        qs = submission_list(
+            survey_id=survey.pk,
+            since=filters.validated_data.get("since"),
+            until=filters.validated_data.get("until"),
+            respondent_id=_own_only(request),
+            answer=answer,
+        )
+        paginator = SubmissionCursor()
+        page = paginator.paginate_queryset(qs, request, view=self) or []
+        data = SubmissionOutput(page, many=True, context={"answers": answers_for(page)}).data
+        return paginator.get_paginated_response(data)
+
+
+class SubmissionDetailApi(TenantApi):
+    required_permission = {"GET": MEMBER, "DELETE": "submission.delete"}
+
+    def _get(self, request: Request, pk: int, uid: Any) -> Submission:
+        survey = _survey_or_404(pk)
+        qs = submission_list(survey_id=survey.pk, respondent_id=_own_only(request))
+        return get_object_or_404(qs, uid=uid)
+
+    @extend_schema(responses={200: SubmissionOutput}, operation_id="submission_get")
+    def get(self, request: Request, pk: int, uid: Any) -> Response:
+        submission = self._get(request, pk, uid)
+        body = dict(SubmissionOutput(submission, context={"answers": answers_for([submission])}).data)
+        version = SurveyVersion.objects.only("number", "definition").get(pk=submission.version_id)
+        body["version"] = version.number
+        body["questions"] = [
+            {"id": q["id"], "type": q["type"], "text": q.get("text", ""), "page": page["id"]}
+            for page in version.definition.get("pages", [])
+            for q in page.get("questions", [])
+        ]
+        return Response(body)
+
+    @extend_schema(responses={204: None}, operation_id="submission_delete")
+    def delete(self, request: Request, pk: int, uid: Any) -> HttpResponse | Response:
+        submission = self._get(request, pk, uid)
+        try:
+            services.submission_soft_delete(submission_id=submission.id, survey_id=submission.survey_id)
+        except services.ResponseError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return Response(status=status.HTTP_204_NO_CONTENT)

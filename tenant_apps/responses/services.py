@@ -309,3 +309,18 @@ def _after_submit(schema: str, survey_id: int, uid: str, respondent_key: str | N
 
 def unique_respondents(*, survey_id: int) -> int:
     return int(get_redis_connection("default").pfcount(f"hll:{current_schema()}:survey:{survey_id}:respondents"))
+
+
+def submission_soft_delete(*, submission_id: int, survey_id: int) -> None:
+    """Hide a response from lists and analytics; the row stays for the retention/purge job."""
+    from tenant_apps.audit.services import audit_record
+    from tenant_apps.responses.models import Submission
+
+    with transaction.atomic():
+        updated = Submission.objects.filter(pk=submission_id, survey_id=survey_id, deleted_at__isnull=True).update(
+            deleted_at=timezone.now()
+        )
+        if not updated:
+            raise ResponseError("not_found", "No such response.", 404)
+        Survey.objects.filter(pk=survey_id, response_count__gt=0).update(response_count=F("response_count") - 1)
+        audit_record(action="submission.deleted", target_type="submission", target_id=submission_id)

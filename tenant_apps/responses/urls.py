@@ -6,4 +6,8 @@ urlpatterns = [
     path("api/v1/s/<str:link>/draft/", apis.DraftSaveApi.as_view(), name="draft-save"),
     path("api/v1/s/<str:link>/draft/<uuid:uid>/", apis.DraftResumeApi.as_view(), name="draft-resume"),
     path("api/v1/s/<str:link>/submit/", apis.SubmitApi.as_view(), name="submission-create"),
+    path("api/v1/surveys/<int:pk>/submissions/", apis.SubmissionListApi.as_view(), name="submission-list"),
+    path(
+        "api/v1/surveys/<int:pk>/submissions/<uuid:uid>/", apis.SubmissionDetailApi.as_view(), name="submission-detail"
+    ),
 ]

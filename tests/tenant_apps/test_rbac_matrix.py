@@ -243,6 +243,19 @@ CASES = [
         PUBLIC,
         lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/draft/{uuid.uuid4()}/?token=x",
     ),
+    Case("submission-list", "get", MEMBER, lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/submissions/"),
+    Case(
+        "submission-detail",
+        "get",
+        MEMBER,
+        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/submissions/{uuid.uuid4()}/",
+    ),
+    Case(
+        "submission-detail",
+        "delete",
+        "submission.delete",
+        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/submissions/{uuid.uuid4()}/",
+    ),
     Case(
         "submission-create",
         "post",

@@ -305,3 +305,80 @@ def test_retention_detaches_old_partitions_and_stray_rows_raise_an_alert(make_te
     from django.core.management import call_command
 
     call_command("check_isolation", "--quiet")
+
+
+# --- staff submissions API ----------------------------------------------------------------------------
+
+
+def _answered(tenant, survey, count, **answers):
+    client = _client(tenant)
+    return [_submit(client, survey, {"answers": {**GOOD, **answers}}).json()["submission_id"] for _ in range(count)]
+
+
+def test_staff_list_filters_paginates_without_n_plus_one(tenant_a, make_member, api_client_for):
+    survey = _published(tenant_a)
+    _answered(tenant_a, survey, 3, q_role="dev")
+    _answered(tenant_a, survey, 2, q_role="ops", q_nps=10)
+    analyst = api_client_for(make_member(tenant_a, "analyst"), tenant_a)
+    url = f"/api/v1/surveys/{survey.pk}/submissions/"
+    everything = analyst.get(url).json()["results"]
+    assert len(everything) == 5
+    assert everything[0]["answers"]["q_name"] == "Ann"
+    assert len(analyst.get(url, {"answer": "q_role:ops"}).json()["results"]) == 2
+    assert len(analyst.get(url, {"answer": "q_nps:10"}).json()["results"]) == 2
+    assert len(analyst.get(url, {"answer": "q_features:logic"}).json()["results"]) == 5
+    assert analyst.get(url, {"since": (timezone.now() + dt.timedelta(hours=1)).isoformat()}).json()["results"] == []
+    page = analyst.get(url, {"page_size": 2}).json()
+    assert len(page["results"]) == 2
+    assert page["next"]
+    with CaptureQueriesContext(connection) as small:
+        analyst.get(url, {"page_size": 1})
+    with CaptureQueriesContext(connection) as large:
+        analyst.get(url, {"page_size": 5})
+    assert len(small) == len(large)
+    assert analyst.get(url, {"since": "tomorrow"}).status_code == 400
+
+
+def test_staff_detail_has_the_versions_questions_and_soft_delete_is_audited(tenant_a, make_member, api_client_for):
+    from tenant_apps.audit.models import AuditEvent
+
+    survey = _published(tenant_a)
+    (uid,) = _answered(tenant_a, survey, 1)
+    admin = api_client_for(make_member(tenant_a, "admin"), tenant_a)
+    detail = admin.get(f"/api/v1/surveys/{survey.pk}/submissions/{uid}/").json()
+    assert detail["version"] == 1
+    assert {q["id"] for q in detail["questions"]} >= {"q_name", "q_nps", "q_features"}
+    analyst = api_client_for(make_member(tenant_a, "analyst"), tenant_a)
+    assert analyst.delete(f"/api/v1/surveys/{survey.pk}/submissions/{uid}/").status_code == 403
+    assert admin.delete(f"/api/v1/surveys/{survey.pk}/submissions/{uid}/").status_code == 204
+    assert admin.get(f"/api/v1/surveys/{survey.pk}/submissions/{uid}/").status_code == 404
+    assert admin.get(f"/api/v1/surveys/{survey.pk}/submissions/").json()["results"] == []
+    with tenant_context(tenant_a):
+        assert AuditEvent.objects.filter(action="submission.deleted").exists()
+        assert Survey.objects.get(pk=survey.pk).response_count == 0
+
+
+def test_respondents_see_only_their_own_submissions(tenant_a, make_member, api_client_for):
+    survey = _published(tenant_a, access="authenticated")
+    me, other = make_member(tenant_a, "respondent"), make_member(tenant_a, "respondent")
+    mine = api_client_for(me, tenant_a)
+    theirs = api_client_for(other, tenant_a)
+    my_uid = _submit(mine, survey, {"answers": GOOD}).json()["submission_id"]
+    their_uid = _submit(theirs, survey, {"answers": GOOD}).json()["submission_id"]
+    listed = [row["id"] for row in mine.get(f"/api/v1/surveys/{survey.pk}/submissions/").json()["results"]]
+    assert listed == [my_uid]
+    assert mine.get(f"/api/v1/surveys/{survey.pk}/submissions/{their_uid}/").status_code == 404
+
+
+def test_submissions_of_another_tenant_are_404(tenant_a, tenant_b, make_member, api_client_for):
+    survey_b = _published(tenant_b)
+    (uid,) = _answered(tenant_b, survey_b, 1)
+    admin_a = api_client_for(make_member(tenant_a, "admin"), tenant_a)
+    assert admin_a.get(f"/api/v1/surveys/{survey_b.pk}/submissions/{uid}/").status_code == 404
+    assert admin_a.delete(f"/api/v1/surveys/{survey_b.pk}/submissions/{uid}/").status_code == 404
+    with tenant_context(tenant_a):
+        a_has_that_id = Survey.objects.filter(pk=survey_b.pk).exists()
+    if not a_has_that_id:
+        assert admin_a.get(f"/api/v1/surveys/{survey_b.pk}/submissions/").status_code == 404
+    else:
+        assert uid not in str(admin_a.get(f"/api/v1/surveys/{survey_b.pk}/submissions/").json())

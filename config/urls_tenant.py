@@ -6,6 +6,7 @@ from config.urls_common import api_doc_patterns
 from tenant_apps.audit.apis import AuditEventListApi
 from tenant_apps.members import apis as members
 from tenant_apps.responses.urls import urlpatterns as response_urls
+from tenant_apps.responses.views import respondent_page
 from tenant_apps.surveys.urls import urlpatterns as survey_urls
 
 urlpatterns = [
@@ -30,8 +31,10 @@ urlpatterns = [
     path("api/v1/roles/", members.RoleListApi.as_view(), name="role-list"),
     path("api/v1/roles/<int:pk>/", members.RoleDetailApi.as_view(), name="role-detail"),
     path("api/v1/audit/", AuditEventListApi.as_view(), name="audit-list"),
+    path("api/v1/branding/", members.BrandingApi.as_view(), name="branding"),
     *survey_urls,
     *response_urls,
+    path("s/<str:link>", respondent_page, name="respondent-page"),
     *api_doc_patterns("config.urls_tenant"),
 ]
 

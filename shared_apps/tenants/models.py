@@ -109,6 +109,8 @@ class Organisation(TenantMixin):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROVISIONING, db_index=True)
     status_reason = models.CharField(max_length=500, blank=True)
     plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.FREE)
+    # Respondent-page branding: logo_url, primary_color, accent_color, css_vars (validated by the API).
+    branding = models.JSONField(default=dict, blank=True)
     # Months of responses kept attached (older monthly partitions are detached); null: keep everything.
     retention_months = models.PositiveIntegerField(null=True, blank=True)
     # Rate limits for this organisation, e.g. "300/min"; blank: the platform defaults.

@@ -439,3 +439,48 @@ def partitions_maintain(*, today: dt.date | None = None, months_ahead: int = 3) 
                 rls.secure_schema(raw, schema_name=schema_name, app_role=settings.DATABASE_APP_ROLE)
                 changed[schema_name] = names
     return changed
+
+
+# --- branding -------------------------------------------------------------------------------------
+
+
+def tenant_branding_set(*, organisation: Organisation, branding: dict[str, Any]) -> Organisation:
+    """Validate and store the respondent-page branding: logo URL, two colours, CSS variables."""
+    import re
+
+    errors: dict[str, list[str]] = {}
+    allowed = {"logo_url", "primary_color", "accent_color", "css_vars"}
+    for key in set(branding) - allowed:
+        errors[key] = [f"Unknown branding setting; use {', '.join(sorted(allowed))}."]
+    logo = branding.get("logo_url")
+    if logo is not None and not (isinstance(logo, str) and re.fullmatch(r"https?://[^\s\"'<>]{3,500}", logo)):
+        errors["logo_url"] = ["An http(s) URL."]
+    for key in ("primary_color", "accent_color"):
+        if key in branding and not re.fullmatch(r"#[0-9a-fA-F]{6}", str(branding[key])):
+            errors[key] = ["A colour like #1a2b3c."]
+    css_vars = branding.get("css_vars", {})
+    if (
+        not isinstance(css_vars, dict)
+        or len(css_vars) > 20
+        or not all(
+            re.fullmatch(r"[a-z][a-z0-9-]{0,40}", str(k))
+            and isinstance(v, str)
+            and re.fullmatch(r"[#\w\s.,()%-]{1,80}", v)
+            for k, v in css_vars.items()
+        )
+    ):
+        errors["css_vars"] = ["Up to 20 name -> value pairs; names like 'radius', values like '12px' or '#fff'."]
+    if errors:
+        raise ValidationError(errors)
+    before = organisation.branding
+    organisation.branding = branding
+    organisation.save(update_fields=["branding", "updated_at"])
+    from tenant_apps.audit.services import audit_record
+
+    audit_record(
+        action="tenant.branding_updated",
+        target_type="organisation",
+        target_id=organisation.slug,
+        changes={"before": before, "after": branding},
+    )
+    return organisation

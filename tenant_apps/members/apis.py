@@ -393,3 +393,26 @@ class RoleDetailApi(TenantApi):
     def delete(self, request: Request, pk: int) -> Response:
         _call(services.role_delete, role=get_object_or_404(Role, pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BrandingApi(TenantApi):
+    """The organisation's respondent-page branding (surveys may override it)."""
+
+    required_permission = {"GET": MEMBER, "PUT": "user.manage"}
+
+    @extend_schema(responses={200: serializers.DictField()}, operation_id="branding_get")
+    def get(self, request: Request) -> Response:
+        return Response(request._request.tenant.branding or {})  # type: ignore[attr-defined]
+
+    @extend_schema(
+        request=serializers.DictField(), responses={200: serializers.DictField()}, operation_id="branding_set"
+    )
+    def put(self, request: Request) -> Response:
+        from shared_apps.tenants.models import Organisation
+        from shared_apps.tenants.services import tenant_branding_set
+
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+        organisation = Organisation.objects.get(pk=request._request.tenant.pk)  # type: ignore[attr-defined]
+        organisation = _call(tenant_branding_set, organisation=organisation, branding=request.data)
+        return Response(organisation.branding)

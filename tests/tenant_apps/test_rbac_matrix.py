@@ -24,6 +24,8 @@ from tests.conftest import host_of, login
 CUSTOM_ROLE_PERMISSIONS = ["audit.view", "survey.view"]
 ROLES = [*BUILTIN_ROLES, "custom", "anonymous"]
 DOC_ROUTES = {"schema", "swagger-ui", "redoc"}
+# Server-rendered HTML pages for respondents (public by design; tested in test_respondent_page.py).
+PAGE_ROUTES = {"respondent-page"}
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ CASES = [
     ),
     Case("role-detail", "delete", "user.manage", lambda t: f"/api/v1/roles/{_fresh_role(t)}/"),
     Case("audit-list", "get", "audit.view", lambda t: "/api/v1/audit/"),
+    Case("branding", "get", MEMBER, lambda t: "/api/v1/branding/"),
+    Case("branding", "put", "user.manage", lambda t: "/api/v1/branding/", lambda t: {"primary_color": "#123456"}),
     Case("survey-list", "get", "survey.view", lambda t: f"{S}/"),
     Case("survey-list", "post", "survey.create", lambda t: f"{S}/", lambda t: {"title": "New"}),
     Case(
@@ -337,6 +341,8 @@ def _tenant_routes() -> dict[str, type]:
     routes = {}
     for pattern in get_resolver("config.urls_tenant").url_patterns:
         assert isinstance(pattern, URLPattern)
+        if pattern.name in PAGE_ROUTES:
+            continue
         routes[pattern.name] = pattern.callback.view_class  # type: ignore[attr-defined]
     return routes
 

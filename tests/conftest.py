@@ -277,9 +277,9 @@ def live_servers(django_db_setup: None) -> Iterator[list[str]]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{url}/healthz", timeout=3).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server at {url} did not start; see var/test-gunicorn-*.log")

@@ -55,11 +55,20 @@ const el = (tag, attrs = {}, ...children) => {
   return node;
 };
 
+let shown = "";  // what the last render showed: re-render only when the logic changes it
+
+function signature(result) {
+  return JSON.stringify([result.pages, result.questions, result.required, result.hidden_choices, result.texts]);
+}
+
 function setAnswer(qid, value) {
   if (isEmpty(value)) delete state.answers[qid];
   else state.answers[qid] = value;
+  const hadError = qid in state.errors;
   delete state.errors[qid];
-  render({ keepFocus: true });
+  // Re-rendering replaces the form: only do it when display logic, requirements or piping changed,
+  // so typing never loses the cursor and a click that blurs a field still lands on its button.
+  if (hadError || signature(evaluate(definition, state.answers)) !== shown) render({ keepFocus: true });
 }
 
 function choiceInputs(q, result, multiple) {
@@ -115,10 +124,10 @@ function control(q, result) {
   switch (q.type) {
     case "short_text": case "email":
       return el("input", { ...common, type: q.type === "email" ? "email" : "text", value: value ?? "",
-                           maxlength: q.max_length, onchange: (e) => setAnswer(q.id, e.target.value) });
+                           maxlength: q.max_length, oninput: (e) => setAnswer(q.id, e.target.value) });
     case "long_text":
       return el("textarea", { ...common, maxlength: q.max_length, text: value ?? "",
-                              onchange: (e) => setAnswer(q.id, e.target.value) });
+                              oninput: (e) => setAnswer(q.id, e.target.value) });
     case "number":
       return el("input", { ...common, type: "number", value: value ?? "", min: q.min, max: q.max, step: "any",
                            onchange: (e) => setAnswer(q.id, e.target.value === "" ? null : Number(e.target.value)) });
@@ -246,6 +255,7 @@ async function submit() {
 function render({ keepFocus } = {}) {
   const active = keepFocus ? document.activeElement?.id : null;
   const result = evaluate(definition, state.answers);
+  shown = signature(result);
   app.replaceChildren();
   if (state.done) {
     app.append(el("h1", { text: survey.title }),

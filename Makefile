@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test lint typecheck check services db venv bench bench-tenants bench-auth bench-load clean help
+.PHONY: run test lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -64,7 +64,13 @@ bench-load: venv services  ## survey load under concurrency (gunicorn + wrk) and
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python benchmarks/survey_load.py
 
-bench: bench-tenants bench-auth bench-load  ## every benchmark
+bench-respondent: venv services  ## draft save and submit through gunicorn + wrk, next to psycopg/Redis ceilings; profile
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
+	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
+	$(BENCH_DB_ENV) $(BIN)/python benchmarks/respondent.py
+
+bench: bench-tenants bench-auth bench-load bench-respondent  ## every benchmark
 
 clean:  ## remove the virtualenv and local state
 	rm -rf $(VENV) var

@@ -158,6 +158,7 @@ class SubmitApi(RespondentApi):
             respondent_id=request.user.id if isinstance(request.user, Principal) else None,
             respondent_key=respondent_key,
             one_per_respondent=loaded.one_response_per_respondent,
+            notify_owners=loaded.notify_owners,
             meta={"user_agent": request.headers.get("User-Agent", "")[:200]},
         )
         if isinstance(submitted, HttpResponse):

@@ -224,6 +224,7 @@ def submission_create(
     respondent_id: int | None = None,
     respondent_key: str | None = None,
     one_per_respondent: bool = False,
+    notify_owners: bool = False,
     meta: dict[str, Any] | None = None,
 ) -> Submitted:
     """Validate against the version answered, evaluate the logic (authoritative), then write the
@@ -285,7 +286,9 @@ def submission_create(
                 respondent_key=respondent_key if one_per_respondent else None,
                 result=result,
             )
-            transaction.on_commit(lambda: _after_submit(schema, survey_id, uid, respondent_key, submission_id))
+            transaction.on_commit(
+                lambda: _after_submit(schema, survey_id, uid, respondent_key, submission_id, notify_owners)
+            )
     except IntegrityError as exc:
         again = _existing(survey_id, uid, idempotency_key)
         if again is not None:  # a concurrent retry won the race: answer as it did
@@ -294,7 +297,9 @@ def submission_create(
     return Submitted(uid=uid, result=result, created=True)
 
 
-def _after_submit(schema: str, survey_id: int, uid: str, respondent_key: str | None, submission_id: int) -> None:
+def _after_submit(  # noqa: PLR0917 - called from one on_commit lambda
+    schema: str, survey_id: int, uid: str, respondent_key: str | None, submission_id: int, notify_owners: bool
+) -> None:
     from tenant_apps.notifications.services import email_enqueue
 
     redis = get_redis_connection("default")
@@ -303,7 +308,7 @@ def _after_submit(schema: str, survey_id: int, uid: str, respondent_key: str | N
     pipe.incr(f"count:{schema}:survey:{survey_id}:submissions")
     pipe.delete(_draft_key(schema, uid))
     pipe.execute()
-    if Survey.objects.filter(pk=survey_id, notify_owners=True).exists():
+    if notify_owners:
         email_enqueue(kind="submission", object_id=submission_id)
 
 

@@ -36,6 +36,7 @@ class LoadedSurvey:
     survey_id: int = 0
     version_id: int = 0
     one_response_per_respondent: bool = False
+    notify_owners: bool = False
 
     def availability(self, now: datetime) -> tuple[str, str]:
         """(code, message): ``open`` or why respondents cannot answer now."""
@@ -91,6 +92,7 @@ def _build(link: str) -> LoadedSurvey | None:
         survey_id=survey.pk,
         version_id=version.pk,
         one_response_per_respondent=survey.one_response_per_respondent,
+        notify_owners=survey.notify_owners,
     )
 
 

@@ -382,3 +382,23 @@ def test_submissions_of_another_tenant_are_404(tenant_a, tenant_b, make_member, 
         assert admin_a.get(f"/api/v1/surveys/{survey_b.pk}/submissions/").status_code == 404
     else:
         assert uid not in str(admin_a.get(f"/api/v1/surveys/{survey_b.pk}/submissions/").json())
+
+
+@pytest.mark.worker
+def test_owner_is_notified_after_commit_through_the_notifications_queue(tenant_a, make_member, smtp_server,
+                                                                         celery_worker_process):
+    owner = make_member(tenant_a, "survey_creator")
+    with tenant_context(tenant_a):
+        survey = services.survey_create(title="Notify me", created_by_id=owner.pk, notify_owners=True,
+                                        definition=copy.deepcopy(services.DEMO_DEFINITION))
+        publication = services.publication_request(survey=survey, requested_by_id=None)
+    with tenant_context(tenant_a):
+        services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
+        survey = Survey.objects.get(pk=survey.pk)
+    uid = _submit(_client(tenant_a), survey, {"answers": GOOD}).json()["submission_id"]
+    message = smtp_server.wait_for(owner.email)
+    assert message["Subject"] == "New response to Notify me"
+    assert uid in message.get_payload()
+    from config.celery import app
+
+    assert app.amqp.router.route({}, "tenant_apps.notifications.tasks.email_send")["queue"].name == "notifications"

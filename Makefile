@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent clean help
+.PHONY: run test lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent loadtest clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -69,6 +69,11 @@ bench-respondent: venv services  ## draft save and submit through gunicorn + wrk
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python benchmarks/respondent.py
+
+loadtest: venv services  ## locust: respondents load, save drafts per page and submit (headless, fixed users/duration)
+	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
+	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
+	$(BENCH_DB_ENV) $(BIN)/python loadtests/run.py
 
 bench: bench-tenants bench-auth bench-load bench-respondent  ## every benchmark
 

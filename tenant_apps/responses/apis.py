@@ -7,20 +7,22 @@ import json
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.core.errors import error_response
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.apibase import TenantApi
-from tenant_apps.members.access import MEMBER, PUBLIC, Principal, TenantJWTAuthentication
+from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal, TenantJWTAuthentication
 from tenant_apps.responses import services
 from tenant_apps.responses.models import Submission
 from tenant_apps.responses.selectors import answers_for, submission_list
@@ -272,3 +274,82 @@ class SubmissionDetailApi(TenantApi):
         except services.ResponseError as exc:
             return error_response(exc.status, exc.code, exc.message)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- files ------------------------------------------------------------------------------------------
+
+
+class FileUploadApi(RespondentApi):
+    """Upload a file answering a file question (multipart: ``question``, ``file``)."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"question": {"type": "string"}, "file": {"type": "string", "format": "binary"}},
+            }
+        },
+        responses={201: serializers.DictField()},
+        operation_id="file_upload",
+    )
+    def post(self, request: Request, link: str) -> HttpResponse | Response:
+        from tenant_apps.responses.files import file_store
+
+        loaded = open_survey(request, link)
+        if isinstance(loaded, HttpResponse):
+            return loaded
+        upload = request.FILES.get("file")
+        question = request.data.get("question")
+        if upload is None or not isinstance(question, str):
+            raise ValidationError({"file": ["Send multipart fields 'question' and 'file'."]})
+        stored = self.respond(
+            file_store,
+            survey_id=loaded.survey_id,
+            definition=version_definition(loaded.version_id),
+            question_id=question,
+            upload=upload,
+        )
+        if isinstance(stored, HttpResponse):
+            return stored
+        return Response(
+            {"file_id": stored.file_id, "name": stored.name, "size": stored.size}, status=status.HTTP_201_CREATED
+        )
+
+
+class FileUrlApi(TenantApi):
+    """A short-lived signed URL to read an uploaded file (staff with ``submission.view``)."""
+
+    required_permission = "submission.view"
+
+    @extend_schema(responses={200: serializers.DictField()}, operation_id="file_url")
+    def get(self, request: Request, pk: int) -> HttpResponse | Response:
+        from tenant_apps.responses.files import file_download_url
+
+        survey = _survey_or_404(pk)
+        try:
+            url = file_download_url(file_id=request.query_params.get("file_id", ""), survey_id=survey.pk)
+        except services.ResponseError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return Response({"url": url, "expires_in": settings.UPLOAD_URL_SECONDS})
+
+
+class FileDownloadApi(TenantApi):
+    """Serves a file from local storage for a signed, expiring link (S3 links go to the bucket)."""
+
+    required_permission = PUBLIC
+    authentication_classes = [NoAuthentication]
+    audit_generic = False
+
+    @extend_schema(responses={200: None}, operation_id="file_download")
+    def get(self, request: Request, token: str) -> HttpResponse:
+        from tenant_apps.responses.files import file_open_signed
+
+        try:
+            handle, name = file_open_signed(token=token)
+        except services.ResponseError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        response = FileResponse(handle, as_attachment=True, filename=name)
+        response["Cache-Control"] = "private, no-store"
+        return response

@@ -236,6 +236,7 @@ def submission_create(
     if existing is not None:
         return Submitted(uid=str(existing.uid), result=existing.result, created=False)
     evaluation = answers_validate(definition, answers)
+    _files_check(definition, evaluation["answers"], survey_id)
     uid = uid or str(uuid.uuid4())
     result = {
         "end_screen": evaluation["end_screen"],
@@ -295,6 +296,23 @@ def submission_create(
             return Submitted(uid=str(again.uid), result=again.result, created=False)
         raise ResponseError("already_answered", "You have already answered this survey.", 409) from exc
     return Submitted(uid=uid, result=result, created=True)
+
+
+def _files_check(definition: dict[str, Any], answers: dict[str, Any], survey_id: int) -> None:
+    """File answers must name files uploaded to this survey's question, in this tenant."""
+    from tenant_apps.responses.files import file_reference
+
+    errors = {}
+    for page in definition.get("pages", []):
+        for question in page.get("questions", []):
+            value = answers.get(question["id"])
+            if question["type"] == "file_upload" and isinstance(value, dict):
+                try:
+                    file_reference(file_id=str(value.get("file_id")), survey_id=survey_id, question_id=question["id"])
+                except ResponseError as exc:
+                    errors[question["id"]] = [exc.message]
+    if errors:
+        raise ValidationError(errors)
 
 
 def _after_submit(  # noqa: PLR0917 - called from one on_commit lambda

@@ -10,4 +10,7 @@ urlpatterns = [
     path(
         "api/v1/surveys/<int:pk>/submissions/<uuid:uid>/", apis.SubmissionDetailApi.as_view(), name="submission-detail"
     ),
+    path("api/v1/s/<str:link>/files/", apis.FileUploadApi.as_view(), name="file-upload"),
+    path("api/v1/surveys/<int:pk>/files/", apis.FileUrlApi.as_view(), name="file-url"),
+    path("api/v1/files/<str:token>", apis.FileDownloadApi.as_view(), name="file-download"),
 ]

@@ -261,6 +261,15 @@ CASES = [
         lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/submissions/{uuid.uuid4()}/",
     ),
     Case(
+        "file-upload",
+        "post",
+        PUBLIC,
+        lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/files/",
+        lambda t: {"question": "q_name", "file": "x"},
+    ),
+    Case("file-url", "get", "submission.view", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/files/?file_id=x"),
+    Case("file-download", "get", PUBLIC, lambda t: "/api/v1/files/not-a-valid-token"),
+    Case(
         "submission-create",
         "post",
         PUBLIC,

@@ -301,7 +301,7 @@ class FileUploadApi(RespondentApi):
         if isinstance(loaded, HttpResponse):
             return loaded
         upload = request.FILES.get("file")
-        question = request.data.get("question")
+        question = request.data.get("question") if hasattr(request.data, "get") else None
         if upload is None or not isinstance(question, str):
             raise ValidationError({"file": ["Send multipart fields 'question' and 'file'."]})
         stored = self.respond(
@@ -343,7 +343,7 @@ class FileDownloadApi(TenantApi):
     audit_generic = False
 
     @extend_schema(responses={200: None}, operation_id="file_download")
-    def get(self, request: Request, token: str) -> HttpResponse:
+    def get(self, request: Request, token: str) -> HttpResponse | FileResponse:
         from tenant_apps.responses.files import file_open_signed
 
         try:

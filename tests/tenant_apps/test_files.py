@@ -68,7 +68,7 @@ def _round_trip(tenant, make_member, api_client_for):
 
 
 def test_local_storage_round_trip_with_signed_expiring_link(tenant_a, make_member, api_client_for, settings):
-    survey, file_id, url = _round_trip(tenant_a, make_member, api_client_for)
+    _survey, _file_id, url = _round_trip(tenant_a, make_member, api_client_for)
     assert url.startswith("/api/v1/files/")
     client = Client(HTTP_HOST=host_of(tenant_a))
     response = client.get(url)
@@ -157,7 +157,7 @@ def test_s3_storage_round_trip_with_presigned_url(tenant_a, make_member, api_cli
             },
         },
     }
-    survey, file_id, url = _round_trip(tenant_a, make_member, api_client_for)
+    survey, _file_id, url = _round_trip(tenant_a, make_member, api_client_for)
     assert url.startswith(s3_server)
     assert "Signature" in url or "X-Amz-Signature" in url
     assert "Expires" in url or "X-Amz-Expires" in url

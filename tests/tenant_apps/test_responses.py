@@ -385,12 +385,17 @@ def test_submissions_of_another_tenant_are_404(tenant_a, tenant_b, make_member, 
 
 
 @pytest.mark.worker
-def test_owner_is_notified_after_commit_through_the_notifications_queue(tenant_a, make_member, smtp_server,
-                                                                         celery_worker_process):
+def test_owner_is_notified_after_commit_through_the_notifications_queue(
+    tenant_a, make_member, smtp_server, celery_worker_process
+):
     owner = make_member(tenant_a, "survey_creator")
     with tenant_context(tenant_a):
-        survey = services.survey_create(title="Notify me", created_by_id=owner.pk, notify_owners=True,
-                                        definition=copy.deepcopy(services.DEMO_DEFINITION))
+        survey = services.survey_create(
+            title="Notify me",
+            created_by_id=owner.pk,
+            notify_owners=True,
+            definition=copy.deepcopy(services.DEMO_DEFINITION),
+        )
         publication = services.publication_request(survey=survey, requested_by_id=None)
     with tenant_context(tenant_a):
         services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))

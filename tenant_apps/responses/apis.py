@@ -25,7 +25,7 @@ from tenant_apps.apibase import TenantApi
 from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal, TenantJWTAuthentication
 from tenant_apps.responses import services
 from tenant_apps.responses.models import Submission
-from tenant_apps.responses.selectors import answers_for, submission_list
+from tenant_apps.responses.selectors import answers_for, draft_list, submission_list
 from tenant_apps.surveys.apis import RespondentThrottle, open_survey
 from tenant_apps.surveys.load import LoadedSurvey, version_definition
 from tenant_apps.surveys.models import Survey, SurveyVersion
@@ -195,6 +195,11 @@ class SubmissionOutput(serializers.Serializer):
 
 
 class SubmissionFilter(serializers.Serializer):
+    completion = serializers.ChoiceField(
+        choices=["complete", "incomplete"],
+        default="complete",
+        help_text="incomplete: drafts in progress (as of the last sync)",
+    )
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     answer = serializers.RegexField(
@@ -224,6 +229,8 @@ class SubmissionListApi(TenantApi):
         survey = _survey_or_404(pk)
         filters = SubmissionFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        if filters.validated_data["completion"] == "incomplete":
+            return self.in_progress(request, survey)
         answer = None
         if "answer" in filters.validated_data:
             question_id, raw = filters.validated_data["answer"].split(":", 1)
@@ -243,6 +250,28 @@ class SubmissionListApi(TenantApi):
         page = paginator.paginate_queryset(qs, request, view=self) or []
         data = SubmissionOutput(page, many=True, context={"answers": answers_for(page)}).data
         return paginator.get_paginated_response(data)
+
+    def in_progress(self, request: Request, survey: Survey) -> Response:
+        if _own_only(request) is not None:
+            return Response({"next": None, "previous": None, "results": []})
+        paginator = DraftCursor()
+        page = paginator.paginate_queryset(draft_list(survey_id=survey.pk), request, view=self) or []
+        return paginator.get_paginated_response(
+            [
+                {
+                    "id": str(d.uid),
+                    "updated_at": d.updated_at,
+                    "page": d.data.get("page"),
+                    "answers": d.data.get("answers"),
+                }
+                for d in page
+            ]
+        )
+
+
+class DraftCursor(CursorPagination):
+    ordering = ("-updated_at", "uid")
+    page_size = 50
 
 
 class SubmissionDetailApi(TenantApi):

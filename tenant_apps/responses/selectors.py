@@ -4,8 +4,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
-from tenant_apps.responses.models import Answer, Submission
+from tenant_apps.responses.models import Answer, DraftCopy, Submission
 
 
 def submission_list(
@@ -47,3 +48,8 @@ def answers_for(submissions: list[Submission]) -> dict[int, dict[str, Any]]:
     for submission_id, question_id, value in rows:
         result[submission_id][question_id] = value
     return result
+
+
+def draft_list(*, survey_id: int) -> QuerySet[DraftCopy]:
+    """Responses in progress (drafts as of the last sync), newest first."""
+    return DraftCopy.objects.filter(survey_id=survey_id, expires_at__gt=timezone.now()).order_by("-updated_at", "uid")

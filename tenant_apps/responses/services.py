@@ -278,6 +278,8 @@ def submission_create(
                         "number, choices) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                         rows,
                     )
+            if token:  # a submitted draft is no longer in progress
+                DraftCopy.objects.filter(uid=uid).delete()
             SubmissionKey.objects.create(
                 uid=uid,
                 survey_id=survey_id,

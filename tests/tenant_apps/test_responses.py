@@ -407,3 +407,19 @@ def test_owner_is_notified_after_commit_through_the_notifications_queue(
     from config.celery import app
 
     assert app.amqp.router.route({}, "tenant_apps.notifications.tasks.email_send")["queue"].name == "notifications"
+
+
+def test_staff_list_in_progress_responses(tenant_a, make_member, api_client_for):
+    survey = _published(tenant_a)
+    client = _client(tenant_a)
+    started = _put(client, survey, {"answers": {"q_name": "Half"}, "page": "p_about"}).json()
+    finished = _put(client, survey, {"answers": GOOD, "page": "p_more"}).json()
+    with tenant_context(tenant_a):
+        drafts_sync()
+    _submit(client, survey, {"answers": GOOD, "submission_id": finished["submission_id"], "token": finished["token"]})
+    analyst = api_client_for(make_member(tenant_a, "analyst"), tenant_a)
+    rows = analyst.get(f"/api/v1/surveys/{survey.pk}/submissions/", {"completion": "incomplete"}).json()["results"]
+    assert [row["id"] for row in rows] == [started["submission_id"]]
+    assert rows[0]["answers"] == {"q_name": "Half"}
+    complete = analyst.get(f"/api/v1/surveys/{survey.pk}/submissions/").json()["results"]
+    assert [row["id"] for row in complete] == [finished["submission_id"]]

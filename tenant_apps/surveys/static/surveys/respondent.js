@@ -172,8 +172,27 @@ function control(q, result) {
               } else next[r.id] = c.id;
               setAnswer(q.id, next);
             } }))))));
-    case "file_upload":
-      return el("p", { text: "File uploads are not available on this page yet." });
+    case "file_upload": {
+      const status = el("div", { class: "saved", id: `${q.id}-status`, text: value ? `Uploaded: ${value.name || "file"}` : "" });
+      const input = el("input", {
+        ...common, type: "file", accept: (q.allowed_types || []).map((t) => `.${t}`).join(",") || null,
+        "aria-describedby": [describedBy, `${q.id}-status`].filter(Boolean).join(" "),
+        onchange: async (e) => {
+          const file = e.target.files[0];
+          if (!file) return;
+          status.textContent = "Uploading…";
+          const form = new FormData();
+          form.append("question", q.id);
+          form.append("file", file);
+          const response = await fetch(`${api}/files/`, { method: "POST", body: form });
+          const payload = await response.json().catch(() => ({}));
+          if (response.status === 201) setAnswer(q.id, { file_id: payload.file_id, name: payload.name });
+          else { state.errors[q.id] = payload.error?.message || "Upload failed."; render(); }
+          status.textContent = response.status === 201 ? `Uploaded: ${payload.name}` : "";
+        },
+      });
+      return [input, status];
+    }
     default:
       return null;
   }

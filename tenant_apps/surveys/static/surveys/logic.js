@@ -15,11 +15,14 @@
 //   equivalent ECMAScript expression with the `u` flag: `.` excludes only "\n" (ECMAScript's also excludes
 //   "\r", U+2028, U+2029), `\s` is ASCII whitespace, `\B` never matches in an empty string, Python-only
 //   escapes (`\a`, `\-`, octal, `\Z`...) and braces that are not a repeat are literal, a back-reference to a
-//   group that did not take part fails. Not translated (the pattern then never matches): inline flags
-//   `(?i)` etc., conditionals `(?(1)a|b)` and `\N{name}`; publishing rejects all of them (`(?`).
-//   Known remaining difference: a back-reference to a group inside a repeat (`*`, `+`, `{m,n}` with n > 1)
-//   that some repetition may skip, or whose repeated part can match "" (ECMAScript forgets the group at each
-//   repetition and refuses an empty one; Python keeps the group and takes one last empty repetition).
+//   group that did not take part fails, inline flags (`(?i)`, `(?s:...)`, `(?x)`...) mean what they mean
+//   with re.ASCII (so `(?u)` throws, as Python's ValueError is not caught by the evaluator either).
+//   Not translated (the pattern then never matches): conditionals `(?(1)a|b)`, `\N{name}`, and inside a
+//   `(?u:...)` group `\d`, `\w`, `\b` and ignoring case; a back-reference ignoring case. Publishing rejects
+//   all of them (`(?`). Known remaining difference: a back-reference to a group inside a repeat (`*`, `+`,
+//   `{m,n}` with n > 1) that some repetition may skip, or whose repeated part can match "" (ECMAScript
+//   forgets the group at each repetition and refuses an empty one; Python keeps the group and takes one last
+//   empty repetition).
 // - Piping renders numbers like Python (`repr` of a float: "1e-05", not "0.00001"; integral values in full).
 
 export const OTHER = "__other__";
@@ -156,9 +159,12 @@ const MAXWIDTH = 2 ** 64;
 class ReError extends Error {} // Python: re.error (the pattern is invalid: `matches` is false)
 class ReUnsupported extends Error {} // valid in Python, not translated (`matches` is false)
 class ReOverflow extends Error {} // Python: OverflowError, which the evaluator does not catch
+class ReValueError extends Error {} // Python: ValueError (inline (?u) with re.ASCII), not caught either
 
 // re.ASCII: the contents of the classes \d, \s (str.isspace() below 128) and \w
 const CATEGORY_CLASSES = { d: "0-9", s: "\\t-\\r ", w: "0-9A-Z_a-z" };
+// Unicode \s (str.isspace()), for a (?u:...) group; its \d, \w, \b and case folding are not translated
+const UNICODE_SPACE = "\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const cpEscape = (c) => `\\u{${c.toString(16)}}`;
 
 const DIGITS = new Set("0123456789");
@@ -167,7 +173,23 @@ const HEXDIGITS = new Set("0123456789abcdefABCDEF");
 const ASCII_LETTER = /^[A-Za-z]$/;
 const SPECIAL_CHARS = new Set(".\\[{()*+?^$|");
 const REPEAT_CHARS = new Set("*+?{");
-const FLAG_CHARS = new Set("iLmsxatu-");
+// sre flags
+const TEMPLATE = 1;
+const IGNORECASE = 2;
+const LOCALE = 4;
+const MULTILINE = 8;
+const DOTALL = 16;
+const UNICODE = 32;
+const VERBOSE = 64;
+const ASCII = 256;
+const FLAGS = new Map([
+  ["i", IGNORECASE], ["L", LOCALE], ["m", MULTILINE], ["s", DOTALL], ["x", VERBOSE], ["a", ASCII], ["t", TEMPLATE],
+  ["u", UNICODE],
+]);
+const TYPE_FLAGS = ASCII | LOCALE | UNICODE;
+const GLOBAL_FLAGS = TEMPLATE; // and DEBUG, which has no letter
+const WHITESPACE = new Set(" \t\n\r\v\f");
+const combineFlags = (flags, add, del) => ((add & TYPE_FLAGS ? flags & ~TYPE_FLAGS : flags) | add) & ~del;
 const ESCAPES = new Map([
   ["\\a", 7], ["\\b", 8], ["\\f", 12], ["\\n", 10], ["\\r", 13], ["\\t", 9], ["\\v", 11], ["\\\\", 92],
 ]);
@@ -265,7 +287,8 @@ class Source {
 }
 
 class ReState {
-  constructor() {
+  constructor(flags) {
+    this.flags = flags;
     this.groupwidths = [null];
     this.groupdict = new Map();
     this.lookbehindgroups = null;
@@ -411,11 +434,12 @@ function checkGroupName(name) {
   if (!IDENTIFIER.test(name)) throw new ReError(`bad character in group name ${name}`);
 }
 
-function parseSub(source, state, nested) {
+function parseSub(source, state, verbose, nested) {
   const items = [];
   for (;;) {
-    items.push(parseSeq(source, state, nested + 1));
+    items.push(parseSeq(source, state, verbose, nested + 1, !nested && !items.length));
     if (!source.match("|")) break;
+    if (!nested) verbose = Boolean(state.flags & VERBOSE);
   }
   return items.length === 1 ? items[0] : [{ op: "BRANCH", alts: items }];
 }
@@ -454,11 +478,57 @@ function repeatBound(digits) {
   return value;
 }
 
-function parseGroup(source, state, nested, sub) {
-  // after "(": appends the group (or assertion, back-reference) to sub
+function parseFlags(source, state, first) {
+  // re._parser._parse_flags: null for global flags, else [add, del]
+  let char = first;
+  let add = 0;
+  let del = 0;
+  const unknown = (c, missing) => new ReError(/^\p{L}$/u.test(c) ? "unknown flag" : missing);
+  if (char !== "-") {
+    for (;;) {
+      const flag = FLAGS.get(char);
+      if (char === "L") throw new ReError("bad inline flags: cannot use 'L' flag with a str pattern");
+      add |= flag;
+      if (flag & TYPE_FLAGS && (add & TYPE_FLAGS) !== flag) {
+        throw new ReError("bad inline flags: flags 'a', 'u' and 'L' are incompatible");
+      }
+      char = source.get();
+      if (char === null) throw new ReError("missing -, : or )");
+      if (char === ")" || char === "-" || char === ":") break;
+      if (!FLAGS.has(char)) throw unknown(char, "missing -, : or )");
+    }
+  }
+  if (char === ")") {
+    state.flags |= add;
+    return null;
+  }
+  if (add & GLOBAL_FLAGS) throw new ReError("bad inline flags: cannot turn on global flag");
+  if (char === "-") {
+    char = source.get();
+    if (char === null) throw new ReError("missing flag");
+    if (!FLAGS.has(char)) throw unknown(char, "missing flag");
+    for (;;) {
+      const flag = FLAGS.get(char);
+      if (flag & TYPE_FLAGS) throw new ReError("bad inline flags: cannot turn off flags 'a', 'u' and 'L'");
+      del |= flag;
+      char = source.get();
+      if (char === null) throw new ReError("missing :");
+      if (char === ":") break;
+      if (!FLAGS.has(char)) throw unknown(char, "missing :");
+    }
+  }
+  if (del & GLOBAL_FLAGS) throw new ReError("bad inline flags: cannot turn off global flag");
+  if (add & del) throw new ReError("bad inline flags: flag turned on and off");
+  return [add, del];
+}
+
+function parseGroup(source, state, verbose, nested, first, sub) {
+  // after "(": appends the group (or assertion, back-reference) to sub; returns the verbose flag
   let capture = true;
   let atomic = false;
   let name = null;
+  let addFlags = 0;
+  let delFlags = 0;
   if (source.match("?")) {
     const char = source.get();
     if (char === null) throw new ReError("unexpected end of pattern");
@@ -475,7 +545,7 @@ function parseGroup(source, state, nested, sub) {
         state.checklookbehindgroup(gid);
         state.referenced.add(gid);
         sub.push({ op: "GROUPREF", g: gid });
-        return;
+        return verbose;
       } else {
         const next = source.get();
         if (next === null) throw new ReError("unexpected end of pattern");
@@ -486,7 +556,7 @@ function parseGroup(source, state, nested, sub) {
     } else if (char === "#") {
       for (;;) {
         if (source.next === null) throw new ReError("missing ), unterminated comment");
-        if (source.get() === ")") return;
+        if (source.get() === ")") return verbose;
       }
     } else if (char === "=" || char === "!" || char === "<") {
       let kind = char;
@@ -500,27 +570,35 @@ function parseGroup(source, state, nested, sub) {
         lookbehindgroups = state.lookbehindgroups;
         if (lookbehindgroups === null) state.lookbehindgroups = state.groups;
       }
-      const seq = parseSub(source, state, nested + 1);
+      const seq = parseSub(source, state, verbose, nested + 1);
       if (dir < 0 && lookbehindgroups === null) state.lookbehindgroups = null;
       if (!source.match(")")) throw new ReError("missing ), unterminated subpattern");
       sub.push({ op: "ASSERT", dir, neg: kind === "!", seq });
-      return;
+      return verbose;
     } else if (char === "(") {
       throw new ReUnsupported("conditional group");
     } else if (char === ">") {
       capture = false;
       atomic = true;
-    } else if (FLAG_CHARS.has(char)) {
-      throw new ReUnsupported("inline flags");
+    } else if (FLAGS.has(char) || char === "-") {
+      const flags = parseFlags(source, state, char);
+      if (flags === null) {
+        if (!first || sub.length) throw new ReError("global flags not at the start of the expression");
+        return Boolean(state.flags & VERBOSE);
+      }
+      [addFlags, delFlags] = flags;
+      capture = false;
     } else {
       throw new ReError(`unknown extension ?${char}`);
     }
   }
   const group = capture ? state.opengroup(name) : null;
-  const seq = parseSub(source, state, nested + 1);
+  const subVerbose = Boolean((verbose || addFlags & VERBOSE) && !(delFlags & VERBOSE));
+  const seq = parseSub(source, state, subVerbose, nested + 1);
   if (!source.match(")")) throw new ReError("missing ), unterminated subpattern");
   if (group !== null) state.closegroup(group, seq);
-  sub.push(atomic ? { op: "ATOMIC", seq } : { op: "GROUP", group, seq });
+  sub.push(atomic ? { op: "ATOMIC", seq } : { op: "GROUP", group, addFlags, delFlags, seq });
+  return verbose;
 }
 
 function parseRepeat(source, current, sub) {
@@ -559,40 +637,71 @@ function parseRepeat(source, current, sub) {
   const item = sub.length ? sub[sub.length - 1] : null;
   if (item === null || item.op === "AT") throw new ReError("nothing to repeat");
   if (item.op === "REPEAT") throw new ReError("multiple repeat");
-  const body = item.op === "GROUP" && item.group === null ? item.seq : [item];
+  const plain = item.op === "GROUP" && item.group === null && !item.addFlags && !item.delFlags;
+  const body = plain ? item.seq : [item];
   let kind = "MAX";
   if (source.match("?")) kind = "MIN";
   else if (source.match("+")) kind = "POSSESSIVE";
   sub[sub.length - 1] = { op: "REPEAT", kind, min, max, item: body };
 }
 
-function parseSeq(source, state, nested) {
+function parseSeq(source, state, verbose, nested, first) {
   const sub = [];
   for (;;) {
     const current = source.next;
     if (current === null || current === "|" || current === ")") break;
     source.get();
+    if (verbose) {
+      // skip whitespace and comments
+      if (WHITESPACE.has(current)) continue;
+      if (current === "#") {
+        for (let c = source.get(); c !== null && c !== "\n"; c = source.get());
+        continue;
+      }
+    }
     if (current[0] === "\\") sub.push(escapeCode(source, current, state));
     else if (!SPECIAL_CHARS.has(current)) sub.push(lit(current.codePointAt(0)));
     else if (current === "[") sub.push(parseClass(source));
     else if (REPEAT_CHARS.has(current)) parseRepeat(source, current, sub);
     else if (current === ".") sub.push({ op: "ANY" });
-    else if (current === "(") parseGroup(source, state, nested, sub);
+    else if (current === "(") verbose = parseGroup(source, state, verbose, nested, first, sub);
     else if (current === "^") sub.push({ op: "AT", at: "BEGINNING" });
     else sub.push({ op: "AT", at: "END" }); // "$"
   }
   return sub;
 }
 
-function emitClass(node) {
-  const cats = CATEGORY_CLASSES;
+const isAsciiLetter = (c) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+function swapcaseRanges(lo, hi) {
+  // the other case of the ASCII letters in lo..hi (re.IGNORECASE with re.ASCII folds only those)
+  const out = [];
+  const upper = [Math.max(lo, 65), Math.min(hi, 90)];
+  const lower = [Math.max(lo, 97), Math.min(hi, 122)];
+  if (upper[0] <= upper[1]) out.push([upper[0] + 32, upper[1] + 32]);
+  if (lower[0] <= lower[1]) out.push([lower[0] - 32, lower[1] - 32]);
+  return out;
+}
+
+function emitClass(node, flags) {
+  const unicode = flags & UNICODE;
+  if (unicode && flags & IGNORECASE) throw new ReUnsupported("Unicode case folding");
+  const category = (cat) => {
+    if (!unicode) return CATEGORY_CLASSES[cat];
+    if (cat !== "s") throw new ReUnsupported("Unicode \\d and \\w");
+    return UNICODE_SPACE;
+  };
   const positive = [];
   const negated = []; // \D, \S, \W: the contents of the sets they exclude
+  const range = ([lo, hi]) => (lo === hi ? cpEscape(lo) : `${cpEscape(lo)}-${cpEscape(hi)}`);
   for (const item of node.items) {
-    if (item.op === "LIT") positive.push(cpEscape(item.c));
-    else if (item.op === "RANGE") positive.push(`${cpEscape(item.lo)}-${cpEscape(item.hi)}`);
-    else if (item.cat === item.cat.toLowerCase()) positive.push(cats[item.cat]);
-    else negated.push(cats[item.cat.toLowerCase()]);
+    if (item.op === "LIT" || item.op === "RANGE") {
+      // ignoring case, a character matches when its lowercase is in the lowercased set
+      const bounds = item.op === "LIT" ? [item.c, item.c] : [item.lo, item.hi];
+      positive.push(range(bounds));
+      if (flags & IGNORECASE) positive.push(...swapcaseRanges(...bounds).map(range));
+    } else if (item.cat === item.cat.toLowerCase()) positive.push(category(item.cat));
+    else negated.push(category(item.cat.toLowerCase()));
   }
   const set = positive.join("");
   if (!negated.length) return node.neg ? `[^${set}]` : `[${set}]`;
@@ -604,18 +713,21 @@ function emitClass(node) {
   return `(?:${set ? `(?![${set}])` : ""}${negated.map((n) => `(?=[${n}])`).join("")}[^])`;
 }
 
-function emitAt(at) {
+function emitAt(at, flags) {
   switch (at) {
     case "BEGINNING":
+      return flags & MULTILINE ? "(?<![^\\n])" : "^";
     case "BEGINNING_STRING":
       return "^";
     case "END":
-      return "(?=\\n?$)";
+      return flags & MULTILINE ? "(?![^\\n])" : "(?=\\n?$)";
     case "END_STRING":
       return "$";
     case "BOUNDARY":
+      if (flags & UNICODE) throw new ReUnsupported("Unicode \\b");
       return "\\b"; // ASCII words in both (the u flag without i)
     default: // NON_BOUNDARY: Python's never matches in an empty string
+      if (flags & UNICODE) throw new ReUnsupported("Unicode \\B");
       return "(?:\\B(?:(?<=[^])|(?=[^])))";
   }
 }
@@ -627,7 +739,7 @@ function quantifier(min, max) {
 }
 
 function within(ctx, scope, emit) {
-  const saved = { loops: ctx.loops, optional: ctx.optional };
+  const saved = { loops: ctx.loops, optional: ctx.optional, flags: ctx.flags };
   Object.assign(ctx, scope);
   try {
     return emit();
@@ -643,19 +755,22 @@ function emitSeq(seq, ctx) {
 function emitNode(node, ctx) {
   switch (node.op) {
     case "LIT":
-      return cpEscape(node.c);
+      if (ctx.flags & IGNORECASE && ctx.flags & UNICODE) throw new ReUnsupported("Unicode case folding");
+      return ctx.flags & IGNORECASE && isAsciiLetter(node.c) ? emitClass({ items: [node] }, ctx.flags) : cpEscape(node.c);
     case "ANY":
-      return "[^\\n]";
+      return ctx.flags & DOTALL ? "[^]" : "[^\\n]";
     case "IN":
-      return emitClass(node);
+      return emitClass(node, ctx.flags);
     case "AT":
-      return emitAt(node.at);
+      return emitAt(node.at, ctx.flags);
     case "BRANCH":
       return `(?:${node.alts.map((alt) => within(ctx, { optional: true }, () => emitSeq(alt, ctx))).join("|")})`;
     case "GROUP": {
-      if (node.group === null) return `(?:${emitSeq(node.seq, ctx)})`;
+      const flags = combineFlags(ctx.flags, node.addFlags, node.delFlags);
+      const content = () => within(ctx, { flags }, () => emitSeq(node.seq, ctx));
+      if (node.group === null) return `(?:${content()})`;
       ctx.groups[node.group] = ++ctx.count; // numbered in the order of their "(", like Python's
-      const group = `(${emitSeq(node.seq, ctx)})`;
+      const group = `(${content()})`;
       if (!ctx.state.referenced.has(node.group) || (ctx.loops && ctx.optional)) return group;
       // Python's back-reference to a group that did not take part fails; ECMAScript's matches "". So a
       // referenced group is followed by a marker that captures the whole input (empty only when it is).
@@ -669,6 +784,7 @@ function emitNode(node, ctx) {
       return `(?:(?=(${emitSeq(node.seq, ctx)}))\\${index})`;
     }
     case "GROUPREF": {
+      if (ctx.flags & IGNORECASE) throw new ReUnsupported("a back-reference ignoring case");
       const marker = ctx.markers[node.g]; // it holds the whole input when the group took part
       const check = marker === undefined ? "" : `(?<=^(?=\\${marker}$)[^]*)`;
       return `(?:${check}\\${ctx.groups[node.g]})`;
@@ -684,6 +800,7 @@ function emitNode(node, ctx) {
     }
     default: {
       // REPEAT
+      if (ctx.flags & TEMPLATE) throw new ReError("internal: unsupported template operator");
       const q = quantifier(node.min, node.max) + (node.kind === "MIN" ? "?" : "");
       const index = node.kind === "POSSESSIVE" ? ++ctx.count : 0;
       // `optional`: whether a repetition of the enclosing loops may leave the item out, or be empty (Python
@@ -710,10 +827,11 @@ function emitNode(node, ctx) {
  */
 function translateRegex(pattern) {
   const source = new Source(pattern);
-  const state = new ReState();
-  const seq = parseSub(source, state, 0);
+  const state = new ReState(ASCII); // the evaluator compiles with re.ASCII
+  const seq = parseSub(source, state, false, 0);
+  if (state.flags & UNICODE) throw new ReValueError("ASCII and UNICODE flags are incompatible"); // fix_flags
   if (source.next !== null) throw new ReError("unbalanced parenthesis");
-  const ctx = { state, count: 0, groups: [], markers: [], loops: 0, optional: false };
+  const ctx = { state, count: 0, groups: [], markers: [], loops: 0, optional: false, flags: state.flags };
   return { source: emitSeq(seq, ctx), seq, state };
 }
 
@@ -813,8 +931,9 @@ function compiled(pattern) {
     // surrogate pair (/(?!(a*)(?=\1))/u.exec("\u{1F600}").index is 1); Python's positions are code points.
     entry = { regexp: new RegExp(`^[^]*?(?:${translated.source})`, "u"), ...translated };
   } catch (error) {
-    // Python raises OverflowError (not re.error) for a repeat count of 2**32 - 1 or more
+    // Python raises OverflowError (not re.error) for a repeat count of 2**32 - 1 or more, ValueError for (?u)
     if (error instanceof ReOverflow) throw new PyError("OverflowError", error.message);
+    if (error instanceof ReValueError) throw new PyError("ValueError", error.message);
     if (!(error instanceof ReError || error instanceof ReUnsupported || error instanceof SyntaxError)) throw error;
   }
   regexCache.set(pattern, entry);

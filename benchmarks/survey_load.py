@@ -39,19 +39,21 @@ end
 def build_definition() -> tuple[dict, dict]:
     """50 questions on 10 pages, 30 rules (display logic, requirements, variables, skips, piping)."""
     pages, answers = [], {}
-    rules = 0
+    rules = display = 0
     for p in range(10):
         questions = []
         for k in range(5):
             n = p * 5 + k
             qid = f"q{n}"
             kind = ("number", "single_choice", "short_text", "multiple_choice", "yes_no")[k]
-            question: dict = {"id": qid, "type": kind, "text": f"Question {n} (after {{{{q{max(n - 1, 0)}|-}}}})"}
+            piped = f" (after {{{{q{n - 1}|-}}}})" if n else ""
+            question: dict = {"id": qid, "type": kind, "text": f"Question {n}{piped}"}
             if kind in ("single_choice", "multiple_choice"):
                 question["choices"] = [{"id": f"c{c}", "text": f"Choice {c}", "score": c} for c in range(5)]
-            if n > 0 and k in (1, 3) and rules < 20:
+            if n > 0 and k in (1, 3) and display < 20:
                 question["visible_if"] = {"q": f"q{n - 1}", "op": "is_answered"}
                 rules += 1
+                display += 1
             questions.append(question)
             answers[qid] = {
                 "number": n,

@@ -64,6 +64,8 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 AUTH_USER_MODEL = "accounts.User"
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenant"
+# Seconds an organisation (host -> tenant) stays cached in a process; every change invalidates it at once.
+TENANT_CACHE_SECONDS: int = env.int("TENANT_CACHE_SECONDS", default=60)
 # Issue the search_path/tenant SET once per request, not once per cursor.
 TENANT_LIMIT_SET_CALLS = True
 

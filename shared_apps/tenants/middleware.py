@@ -6,6 +6,8 @@ provisioning 503 (with Retry-After), suspended 403, deleted or failed 404.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -14,12 +16,21 @@ from django_tenants.utils import get_tenant_domain_model
 from shared_apps.core.context import tenant_var
 from shared_apps.core.errors import error_response
 from shared_apps.core.tenancy import tenant_connection
+from shared_apps.tenants.cache import TENANTS
 from shared_apps.tenants.models import Organisation
 
 Status = Organisation.Status
 
 
 class TenantMiddleware(TenantMainMiddleware):
+    def get_tenant(self, domain_model: Any, hostname: str) -> Organisation:
+        """From the process cache (see ``shared_apps.tenants.cache``), else one query."""
+        tenant = TENANTS.get(hostname)
+        if tenant is None:
+            tenant = super().get_tenant(domain_model, hostname)
+            TENANTS.set(hostname, tenant)
+        return tenant
+
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         tenant_connection().set_schema_to_public()
         try:

@@ -28,6 +28,7 @@ from shared_apps.accounts.models import User
 from shared_apps.accounts.services import password_generate, user_get_or_create
 from shared_apps.core import rls
 from shared_apps.core.tenancy import current_schema, tenant_connection
+from shared_apps.tenants.cache import tenants_invalidate
 from shared_apps.tenants.models import (
     RESERVED_SLUGS,
     SLUG_RE,
@@ -215,10 +216,12 @@ def tenant_provision(*, organisation: Organisation, admin: User | None, demo: bo
             status=Status.FAILED, status_reason=str(exc)[:500] or type(exc).__name__, updated_at=timezone.now()
         )
         organisation.status = Status.FAILED
+        tenants_invalidate()
         raise
     organisation.status = Status.ACTIVE
     organisation.provisioned_at = timezone.now()
     organisation.save(update_fields=["status", "provisioned_at", "updated_at"])
+    tenants_invalidate()
     logger.info("tenant provisioned", extra={"tenant": organisation.schema_name})
     return organisation
 
@@ -265,9 +268,11 @@ def _customer(slug: str) -> Organisation:
 
 
 def _audit_in_tenant(organisation: Organisation, action: str, changes: dict[str, Any]) -> None:
-    """Record a platform action on an organisation in that organisation's own audit log."""
+    """Record a platform action on an organisation in that organisation's own audit log (and drop the
+    cached organisations in every process: every caller changed one)."""
     from tenant_apps.audit.services import audit_record
 
+    tenants_invalidate()
     with tenant_context(organisation):
         audit_record(action=action, target_type="organisation", target_id=organisation.slug, changes=changes)
 
@@ -337,6 +342,7 @@ def tenant_hard_delete(*, slug: str) -> str:
     schema_name = organisation.schema_name
     _schema_drop(schema_name=schema_name)
     organisation.delete()  # domains cascade; auto_drop_schema is off, the schema is already gone
+    tenants_invalidate()
     logger.warning("tenant purged", extra={"tenant": schema_name})
     return schema_name
 
@@ -475,6 +481,7 @@ def tenant_branding_set(*, organisation: Organisation, branding: dict[str, Any])
     before = organisation.branding
     organisation.branding = branding
     organisation.save(update_fields=["branding", "updated_at"])
+    tenants_invalidate()
     from tenant_apps.audit.services import audit_record
 
     audit_record(

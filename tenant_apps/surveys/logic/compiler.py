@@ -230,13 +230,10 @@ class _Compiler:
 
     @staticmethod
     def _regex_ok(pattern: str) -> bool:
-        if UNSUPPORTED_REGEX.search(pattern):
-            return False
-        try:
-            re.compile(pattern)
-        except re.error:
-            return False
-        return True
+        """Checked the way the evaluator compiles it (ASCII classes, ECMAScript ``$``)."""
+        from tenant_apps.surveys.logic.evaluator import _regex
+
+        return not UNSUPPORTED_REGEX.search(pattern) and _regex(pattern) is not None
 
     # --- references and types -------------------------------------------------------------------
     def _readable(self, qid: str, where: _Where) -> dict[str, Any] | None:

@@ -72,7 +72,7 @@ def _regex(pattern: str) -> re.Pattern[str] | None:
     if pattern not in _regex_cache:
         try:
             _regex_cache[pattern] = re.compile(_ecmascript_dollars(pattern), re.ASCII)
-        except re.error:
+        except (re.error, OverflowError, RecursionError, ValueError):  # never an error: no match
             _regex_cache[pattern] = None
     return _regex_cache[pattern]
 

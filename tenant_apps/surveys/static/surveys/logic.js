@@ -842,19 +842,22 @@ function translateRegex(pattern) {
  */
 function matchesEmptyString(seq, state) {
   const first = (ways) => ways.slice(0, 1);
+  const key = (way) => [...way].sort((a, b) => a - b).join(",");
   const unique = (ways) => {
     const seen = new Set();
-    return ways.filter((way) => {
-      const key = [...way].sort((a, b) => a - b).join(",");
-      return seen.has(key) ? false : (seen.add(key), true);
-    });
+    return ways.filter((way) => (seen.has(key(way)) ? false : (seen.add(key(way)), true)));
   };
   const matchSeq = (nodes, ways) =>
     nodes.reduce((current, node) => unique(current.flatMap((way) => matchNode(node, way))), ways);
   const repeat = (node, way) => {
     // the min repetitions are required; then one more may run at the same position (zero-width protection)
     let ways = [way];
-    for (let k = 0; k < node.min && ways.length; k += 1) ways = matchSeq(node.item, ways);
+    for (let k = 0; k < node.min && ways.length; k += 1) {
+      const next = matchSeq(node.item, ways);
+      const unchanged = next.map(key).join("|") === ways.map(key).join("|");
+      ways = next;
+      if (unchanged) break; // the same ways again: so are all further repetitions
+    }
     if (node.max <= node.min) return ways;
     const more = (w) => matchSeq(node.item, [w]);
     if (node.kind === "MIN") return unique(ways.flatMap((w) => [w, ...more(w)]));

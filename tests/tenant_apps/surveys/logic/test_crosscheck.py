@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from tenant_apps.surveys.logic.evaluator import compare, evaluate, shuffle
 
 CLI = Path(__file__).resolve().parents[4] / "tenant_apps" / "surveys" / "static" / "surveys" / "logic_cli.mjs"
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# no example database: the runs leave nothing behind in the repository
+SETTINGS = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 Json = Any
 
@@ -76,7 +77,7 @@ def both(node: NodeLogic, definition: Json, answers: Json) -> tuple[Json, Json]:
     definition, answers = roundtrip(definition), roundtrip(answers)
     python = roundtrip(evaluate(definition, answers))
     javascript = node.call({"definition": definition, "answers": answers})
-    assert "error" not in javascript or set(javascript) != {"error"}, javascript
+    assert set(javascript) != {"error"}, javascript  # logic.js threw where Python did not
     return python, javascript
 
 
@@ -100,22 +101,11 @@ PATTERNS = [
     "\\s", "\\S", "[^\\d]", "é", "😀", "^.{2}$", "(?i)a", "(?:a)+", "\\Z", "\\A", "a\\Z", "[$]", "\\$", "\\-",
     "[\\w-]", "\\x41", "\\u0041", "\\012", "\\0", "\\a", "\\c", "\\k", "]", "}", "a|", "|", "\\r", "\\n$",
     "[]a]", "[^]", "(?P<n>a)(?P=n)", "(?=a)", "(?<=a)b", "(a|)+\\1", "[a-", "[z-a]", "\\p{L}", "a{2,1}",
+    "(?s)^.$", "(?m)^b", "(?x) a b # c", "(?i:A)b", "(?i)[^A]", "a(?i)",
 ]  # fmt: skip
 FLOATS = [
-    0.5,
-    2.5,
-    -1.5,
-    0.1,
-    1e-05,
-    1.5e-07,
-    123.456,
-    1e15 + 0.5,
-    3.14159,
-    -0.25,
-    1e300,
-    -1e300,
-    1.7976931348623157e308,
-]
+    0.5, 2.5, -1.5, 0.1, 1e-05, 1.5e-07, 123.456, 1e15 + 0.5, 3.14159, -0.25, 1e300, -1e300, 1.7976931348623157e308,
+]  # fmt: skip
 
 scalars = st.one_of(
     st.integers(-5, 50),
@@ -218,9 +208,9 @@ def piped(draw: st.DrawFn, qids: list[str], variables: list[str]) -> str:
         st.sampled_from(ids).map(lambda q: f"{{{{ {q}  |fallback }}}}"),
         st.sampled_from(ids).map(lambda q: f"{{{{{q}|}}}}"),
         st.sampled_from(ids).map(lambda q: f"{{{{\t{q}}}}}"),
-        st.sampled_from([*qids, "nope"]).map(lambda q: f"{{{{{q}__other|o}}}}"),
-        st.sampled_from([*qids, "nope"]).map(lambda q: f"{{{{{q}__other|o}}}}"),
-        st.sampled_from([*qids, "nope"]).map(lambda q: f"{{{{{q}__other}}}}"),
+        st.sampled_from(ids).map(lambda q: f"{{{{{q}__other|o}}}}"),  # not a question: the fallback
+        st.sampled_from(ids).map(lambda q: f"{{{{{q}__other|o}}}}"),
+        st.sampled_from(ids).map(lambda q: f"{{{{{q}__other}}}}"),
         st.sampled_from(variables).map(lambda v: f"{{{{var.{v}|none}}}}"),
         st.sampled_from(variables).map(lambda v: f"{{{{ var.{v} }}}}"),
     )

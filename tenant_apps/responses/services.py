@@ -246,14 +246,6 @@ def submission_create(
     schema = current_schema()
     try:
         with transaction.atomic():
-            # Row lock on the survey: concurrent submits queue here, so the limit is never overshot.
-            counted = (
-                Survey.objects.filter(pk=survey_id)
-                .filter(Q(response_limit__isnull=True) | Q(response_count__lt=F("response_limit")))
-                .update(response_count=F("response_count") + 1)
-            )
-            if not counted:
-                raise ResponseError("survey_full", "This survey has received all the responses it needs.", 410)
             with connection.cursor() as cursor:
                 cursor.execute(
                     "INSERT INTO responses_submission (submitted_at, uid, survey_id, version_id, respondent_id, "
@@ -289,6 +281,15 @@ def submission_create(
                 respondent_key=respondent_key if one_per_respondent else None,
                 result=result,
             )
+            # Last, so the survey row is locked only from here to the commit: concurrent submits insert in
+            # parallel and queue only on this check-and-increment, which keeps the limit exact.
+            counted = (
+                Survey.objects.filter(pk=survey_id)
+                .filter(Q(response_limit__isnull=True) | Q(response_count__lt=F("response_limit")))
+                .update(response_count=F("response_count") + 1)
+            )
+            if not counted:
+                raise ResponseError("survey_full", "This survey has received all the responses it needs.", 410)
             transaction.on_commit(
                 lambda: _after_submit(schema, survey_id, uid, respondent_key, submission_id, notify_owners)
             )

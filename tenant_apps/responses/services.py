@@ -186,11 +186,26 @@ def _existing(survey_id: int, uid: str | None, idempotency_key: str | None) -> S
 
 
 CHOICE_TYPES = {"single_choice", "dropdown", "multiple_choice", "ranking"}
+SUBMIT_SQL = """
+WITH s AS (
+    INSERT INTO responses_submission (submitted_at, uid, survey_id, version_id, respondent_id, end_screen,
+                                      variables, meta)
+    VALUES (%(now)s, %(uid)s, %(survey)s, %(version)s, %(respondent)s, %(end)s, %(variables)s, %(meta)s)
+    RETURNING id
+), a AS (
+    INSERT INTO responses_answer (submitted_at, submission_id, survey_id, question_id, value, number, choices)
+    SELECT %(now)s, s.id, %(survey)s, r.question_id, r.value, r.number, r.choices
+    FROM s, jsonb_to_recordset(%(answers)s::jsonb)
+         AS r(question_id text, value jsonb, number double precision, choices jsonb)
+)
+INSERT INTO responses_submissionkey (uid, survey_id, submission_id, submitted_at, idempotency_key, respondent_key,
+                                     result)
+SELECT %(uid)s, %(survey)s, s.id, %(now)s, %(idem)s, %(respondent_key)s, %(result)s::jsonb FROM s
+RETURNING submission_id
+"""
 
 
-def _answer_rows(
-    submission_id: int, survey_id: int, submitted_at: dt.datetime, answers: dict[str, Any], types: dict[str, str]
-) -> list[tuple[Any, ...]]:
+def _answer_rows(answers: dict[str, Any], types: dict[str, str]) -> list[dict[str, Any]]:
     """One typed row per answer: ``number`` for numeric answers, ``choices`` (a list) for choice answers."""
     rows = []
     for qid, value in answers.items():
@@ -198,17 +213,7 @@ def _answer_rows(
         choices = None
         if types.get(qid) in CHOICE_TYPES:
             choices = value if isinstance(value, list) else [value]
-        rows.append(
-            (
-                submitted_at,
-                submission_id,
-                survey_id,
-                qid,
-                json.dumps(value),
-                number,
-                json.dumps(choices) if choices is not None else None,
-            )
-        )
+        rows.append({"question_id": qid, "value": value, "number": number, "choices": choices})
     return rows
 
 
@@ -246,41 +251,29 @@ def submission_create(
     schema = current_schema()
     try:
         with transaction.atomic():
+            types = {q["id"]: q["type"] for page in definition.get("pages", []) for q in page.get("questions", [])}
             with connection.cursor() as cursor:
+                # One statement writes the submission, its answer rows and its key (one round trip).
                 cursor.execute(
-                    "INSERT INTO responses_submission (submitted_at, uid, survey_id, version_id, respondent_id, "
-                    "end_screen, variables, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                    [
-                        now,
-                        uid,
-                        survey_id,
-                        version_id,
-                        respondent_id,
-                        evaluation["end_screen"],
-                        json.dumps(evaluation["variables"]),
-                        json.dumps(meta or {}),
-                    ],
+                    SUBMIT_SQL,
+                    {
+                        "now": now,
+                        "uid": uid,
+                        "survey": survey_id,
+                        "version": version_id,
+                        "respondent": respondent_id,
+                        "end": evaluation["end_screen"],
+                        "variables": json.dumps(evaluation["variables"]),
+                        "meta": json.dumps(meta or {}),
+                        "answers": json.dumps(_answer_rows(evaluation["answers"], types)),
+                        "idem": idempotency_key,
+                        "respondent_key": respondent_key if one_per_respondent else None,
+                        "result": json.dumps(result),
+                    },
                 )
                 submission_id = cursor.fetchone()[0]
-                types = {q["id"]: q["type"] for page in definition.get("pages", []) for q in page.get("questions", [])}
-                rows = _answer_rows(submission_id, survey_id, now, evaluation["answers"], types)
-                if rows:
-                    cursor.executemany(
-                        "INSERT INTO responses_answer (submitted_at, submission_id, survey_id, question_id, value, "
-                        "number, choices) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                        rows,
-                    )
             if token:  # a submitted draft is no longer in progress
                 DraftCopy.objects.filter(uid=uid).delete()
-            SubmissionKey.objects.create(
-                uid=uid,
-                survey_id=survey_id,
-                submission_id=submission_id,
-                submitted_at=now,
-                idempotency_key=idempotency_key,
-                respondent_key=respondent_key if one_per_respondent else None,
-                result=result,
-            )
             # Last, so the survey row is locked only from here to the commit: concurrent submits insert in
             # parallel and queue only on this check-and-increment, which keeps the limit exact.
             counted = (

@@ -25,6 +25,8 @@ from benchmarks._common import print_rows, server, wrk
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 
 
 def build() -> tuple[dict, dict]:
@@ -158,7 +160,7 @@ def main() -> None:
     lua = 'wrk.method = "{m}"\nwrk.body = {b}\nwrk.headers["Content-Type"] = "application/json"\n'
 
     rows: dict[str, dict[str, float]] = {}
-    with server(WORKERS) as base:
+    with server(WORKERS, WORKER_CLASS, THREADS) as base:
         wrk(f"{base}/api/v1/s/{link}/", host, 2, CONNECTIONS)  # warm caches in every worker
         rows["draft save: PUT /api/v1/s/<link>/draft/ (new draft each)"] = wrk(
             f"{base}/api/v1/s/{link}/draft/", host, SECONDS, CONNECTIONS, lua.format(m="PUT", b=json.dumps(draft_body))
@@ -172,8 +174,8 @@ def main() -> None:
             organisation.schema_name, survey.pk, survey.current_version_id, answers, 4
         )
     print_rows(
-        f"respondent paths: gunicorn {WORKERS} sync workers, wrk 2 threads x {CONNECTIONS} connections, "
-        f"{SECONDS}s each",
+        f"respondent paths: gunicorn {WORKERS} {WORKER_CLASS} workers x {THREADS} threads, wrk 2 threads x {CONNECTIONS} "
+        f"connections, {SECONDS}s each",
         rows,
     )
     with tenant_context(organisation):

@@ -174,8 +174,8 @@ def main() -> None:
             organisation.schema_name, survey.pk, survey.current_version_id, answers, 4
         )
     print_rows(
-        f"respondent paths: gunicorn {WORKERS} {WORKER_CLASS} workers x {THREADS} threads, wrk 2 threads x {CONNECTIONS} "
-        f"connections, {SECONDS}s each",
+        f"respondent paths: gunicorn {WORKERS} {WORKER_CLASS} workers x {THREADS} threads, "
+        f"wrk 2 threads x {CONNECTIONS} connections, {SECONDS}s each",
         rows,
     )
     with tenant_context(organisation):

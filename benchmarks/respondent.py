@@ -136,7 +136,7 @@ def main() -> None:
     from shared_apps.tenants.services import tenant_create, tenant_domain
     from tenant_apps.responses.services import submission_create
     from tenant_apps.surveys import services
-    from tenant_apps.surveys.models import Publication, Survey
+    from tenant_apps.surveys.models import Survey
 
     definition, answers = build()
     organisation = (
@@ -149,11 +149,7 @@ def main() -> None:
         ).organisation
     )
     with tenant_context(organisation):
-        survey = services.survey_create(title="Respondent benchmark", created_by_id=None, definition=definition)
-        publication = services.publication_request(survey=survey, requested_by_id=None)
-    with tenant_context(organisation):
-        services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
-        survey = Survey.objects.get(pk=survey.pk)
+        survey = services.survey_create_published(title="Respondent benchmark", definition=definition)
     host, link = tenant_domain("bench-resp"), survey.public_link
     body = json.dumps({"answers": answers})
     draft_body = json.dumps({"answers": answers, "page": "p2"})

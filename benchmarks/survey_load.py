@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 import timeit
 import urllib.request
 from pathlib import Path
@@ -26,14 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-WRK_SCRIPT = """
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %.2f %.2f %.2f %.2f %d\\n", summary.requests,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    summary.requests / (summary.duration / 1e6), summary.errors.status + summary.errors.connect
-    + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-"""
+from benchmarks._common import print_rows, server, wrk  # noqa: E402 - after the path is set
 
 
 def build_definition() -> tuple[dict, dict]:
@@ -96,31 +84,6 @@ def build_definition() -> tuple[dict, dict]:
     return definition, answers
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wrk(url: str, host: str, seconds: int, connections: int, script: str) -> dict[str, float]:
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, "-H", f"Host: {host}", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
-    requests, p50, p95, p99, rps, errors = line.split()[1:]
-    return {
-        "requests": int(requests),
-        "p50": float(p50),
-        "p95": float(p95),
-        "p99": float(p99),
-        "rps": float(rps),
-        "errors": int(errors),
-    }
-
-
 def main() -> None:
     import django
 
@@ -132,7 +95,6 @@ def main() -> None:
     from shared_apps.tenants.services import tenant_create, tenant_domain
     from tenant_apps.surveys import services
     from tenant_apps.surveys.logic.evaluator import evaluate
-    from tenant_apps.surveys.models import Publication
 
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -147,80 +109,26 @@ def main() -> None:
         ).organisation
     )
     with tenant_context(organisation):
-        survey = services.survey_create(title="Benchmark survey", created_by_id=None, definition=definition)
-        publication = services.publication_request(survey=survey, requested_by_id=None)
-    with tenant_context(organisation):
-        result = services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
-        assert result.status == "published", result.errors
-    link = survey.public_link
-    host = tenant_domain("bench-load")
-
-    port = free_port()
+        survey = services.survey_create_published(title="Benchmark survey", definition=definition)
+    link, host = survey.public_link, tenant_domain("bench-load")
     workers = int(os.environ.get("BENCH_WORKERS", "3"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": ".localhost,localhost,127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-        "THROTTLE_RESPONDENT": "10000000/min",
-        "THROTTLE_ANON": "10000000/min",
-        "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://survey_app@127.0.0.1:5432/survey"),
-        "DATABASE_OWNER_URL": os.environ.get("DATABASE_OWNER_URL", "postgres://survey_owner@127.0.0.1:5432/survey"),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    seconds = int(os.environ.get("BENCH_SECONDS", "10"))
+    connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+    with server(workers) as base:
         request = urllib.request.Request(f"{base}/api/v1/s/{link}/", headers={"Host": host})
         body = urllib.request.urlopen(request, timeout=5).read()
         assert len(json.loads(body)["definition"]["pages"]) == 10
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(WRK_SCRIPT)
-        seconds = int(os.environ.get("BENCH_SECONDS", "10"))
-        connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
-        wrk(f"{base}/api/v1/s/{link}/", host, 2, connections, script.name)  # warm every worker's caches
+        wrk(f"{base}/api/v1/s/{link}/", host, 2, connections)  # warm every worker's caches
         rows = {
-            "baseline: GET /healthz (JsonResponse, no DB)": wrk(
-                f"{base}/healthz", host, seconds, connections, script.name
-            ),
+            "baseline: GET /healthz (JsonResponse, no DB)": wrk(f"{base}/healthz", host, seconds, connections),
             f"survey load: GET /api/v1/s/<link>/ ({len(body) // 1024} KiB)": wrk(
-                f"{base}/api/v1/s/{link}/", host, seconds, connections, script.name
+                f"{base}/api/v1/s/{link}/", host, seconds, connections
             ),
         }
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=20)
-
-    print(f"\nsurvey load, gunicorn {workers} sync workers, wrk 2 threads x {connections} connections, {seconds}s each")
-    print(f"{'endpoint':<52}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>10}{'errors':>8}")
-    for name, r in rows.items():
-        print(f"{name:<52}{r['p50']:>9.2f}{r['p95']:>9.2f}{r['p99']:>9.2f}{r['rps']:>10.0f}{r['errors']:>8}")
+    print_rows(
+        f"survey load, gunicorn {workers} sync workers, wrk 2 threads x {connections} connections, {seconds}s each",
+        rows,
+    )
 
     runs = 2000
     py = timeit.repeat(lambda: evaluate(definition, answers), number=runs, repeat=5)

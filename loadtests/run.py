@@ -29,7 +29,6 @@ def main() -> None:
     from shared_apps.tenants.models import Organisation
     from shared_apps.tenants.services import tenant_create, tenant_domain
     from tenant_apps.surveys import services
-    from tenant_apps.surveys.models import Publication
 
     definition, _ = build()
     organisation = (
@@ -39,10 +38,7 @@ def main() -> None:
         ).organisation
     )
     with tenant_context(organisation):
-        survey = services.survey_create(title="Load test survey", created_by_id=None, definition=definition)
-        publication = services.publication_request(survey=survey, requested_by_id=None)
-    with tenant_context(organisation):
-        services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
+        survey = services.survey_create_published(title="Load test survey", definition=definition)
     out = Path(tempfile.mkdtemp()) / "locust"
     with server(int(os.environ.get("BENCH_WORKERS", "4"))) as base:
         env = {**os.environ, "SURVEY_LINK": survey.public_link, "TENANT_HOST": tenant_domain("loadtest")}

@@ -74,7 +74,8 @@ def survey_create(
 
 
 def survey_create_demo(*, created_by_id: int | None) -> Survey:
-    return survey_create(
+    """The demo survey, published, so the demo organisation has a link to answer at once."""
+    return survey_create_published(
         title="Customer satisfaction (demo)",
         description="A short demo survey created with the demo organisation.",
         definition=copy.deepcopy(DEMO_DEFINITION),
@@ -508,3 +509,16 @@ DEMO_DEFINITION: dict[str, Any] = {
         },
     ],
 }
+
+
+def survey_create_published(
+    *, title: str, definition: dict[str, Any], created_by_id: int | None = None, **settings: Any
+) -> Survey:
+    """Create and publish at once, compiling here instead of in the task (operator tools, the demo,
+    benchmarks and tests). Raises ValidationError when the compile step refuses."""
+    survey = survey_create(title=title, definition=definition, created_by_id=created_by_id, **settings)
+    publication = publication_request(survey=survey, requested_by_id=created_by_id)
+    publication = publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
+    if publication.status != Publication.Status.PUBLISHED:
+        raise ValidationError({"definition": [e["message"] for e in publication.errors]})
+    return Survey.objects.select_related("current_version").get(pk=survey.pk)

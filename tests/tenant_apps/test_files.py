@@ -17,7 +17,6 @@ from django_tenants.utils import tenant_context
 
 from tenant_apps.responses.models import Answer, Submission
 from tenant_apps.surveys import services
-from tenant_apps.surveys.models import Publication, Survey
 from tests.conftest import host_of
 
 DEFINITION = copy.deepcopy(services.DEMO_DEFINITION)
@@ -29,11 +28,7 @@ ANSWERS = {"q_role": "dev", "q_nps": 9}
 
 def _published(tenant):
     with tenant_context(tenant):
-        survey = services.survey_create(title="Files", created_by_id=None, definition=copy.deepcopy(DEFINITION))
-        publication = services.publication_request(survey=survey, requested_by_id=None)
-    with tenant_context(tenant):
-        services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
-        return Survey.objects.get(pk=survey.pk)
+        return services.survey_create_published(title="Files", definition=copy.deepcopy(DEFINITION))
 
 
 def _upload(client, survey, name, content, question="q_cv"):

@@ -11,22 +11,15 @@ from django_tenants.utils import tenant_context
 
 from shared_apps.tenants.models import Organisation
 from tenant_apps.surveys import services
-from tenant_apps.surveys.models import Publication, Survey
+from tenant_apps.surveys.models import Survey
 from tests.conftest import host_of
 
 
 def _published(tenant, definition=None, **settings):
     with tenant_context(tenant):
-        survey = services.survey_create(
-            title="Page test",
-            created_by_id=None,
-            definition=definition or copy.deepcopy(services.DEMO_DEFINITION),
-            **settings,
+        return services.survey_create_published(
+            title="Page test", definition=definition or copy.deepcopy(services.DEMO_DEFINITION), **settings
         )
-        publication = services.publication_request(survey=survey, requested_by_id=None)
-    with tenant_context(tenant):
-        services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
-        return Survey.objects.get(pk=survey.pk)
 
 
 def test_page_is_branded_and_inlines_the_survey_safely(make_tenant):

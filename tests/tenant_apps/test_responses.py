@@ -26,13 +26,9 @@ GOOD = {"q_name": "Ann", "q_role": "dev", "q_nps": 9, "q_why": "Fast", "q_featur
 
 def _published(tenant, **settings):
     with tenant_context(tenant):
-        survey = services.survey_create(
-            title="Respond", created_by_id=None, definition=copy.deepcopy(services.DEMO_DEFINITION), **settings
+        return services.survey_create_published(
+            title="Respond", definition=copy.deepcopy(services.DEMO_DEFINITION), **settings
         )
-        publication = services.publication_request(survey=survey, requested_by_id=None)
-    with tenant_context(tenant):
-        services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
-        return Survey.objects.get(pk=survey.pk)
 
 
 def _client(tenant, **headers):

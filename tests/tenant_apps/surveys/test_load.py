@@ -21,13 +21,9 @@ from tests.conftest import host_of, login
 
 def _published(tenant, **settings):
     with tenant_context(tenant):
-        survey = services.survey_create(
-            title="Load me", created_by_id=None, definition=copy.deepcopy(services.DEMO_DEFINITION), **settings
+        return services.survey_create_published(
+            title="Load me", definition=copy.deepcopy(services.DEMO_DEFINITION), **settings
         )
-        publication = services.publication_request(survey=survey, requested_by_id=None)
-    with tenant_context(tenant):  # on_commit ran: the task was queued; run its body here
-        services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
-        return Survey.objects.get(pk=survey.pk)
 
 
 def test_load_serves_the_published_version_with_etag(tenant_a):

@@ -37,3 +37,11 @@ class Command(TenantCommand):
         self.stdout.write(f"  URL:            {tenant_url(organisation)}")
         self.stdout.write(f"  Admin email:    {admin.email}")
         self.stdout.write(f"  Admin password: {password}  (new on every start)")
+        from django_tenants.utils import tenant_context
+
+        from tenant_apps.surveys.models import Survey
+
+        with tenant_context(organisation):
+            link = Survey.objects.filter(status=Survey.Status.PUBLISHED).values_list("public_link", flat=True).first()
+        if link:
+            self.stdout.write(f"  Demo survey:    {tenant_url(organisation)}s/{link}")

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,3 +117,23 @@ def print_rows(title: str, rows: dict[str, dict[str, float]]) -> None:
     for name, r in rows.items():
         errors = int(r.get("errors", 0) + r.get("non_2xx", 0))
         print(f"{name:<58}{r['p50']:>9.2f}{r['p95']:>9.2f}{r['p99']:>9.2f}{r['rps']:>10.0f}{errors:>8}")
+
+
+def published_survey(slug: str, name: str, title: str, definition: dict[str, Any]) -> tuple[Any, str]:
+    """The benchmark organisation (created once) and a freshly published survey in it: (survey, host)."""
+    from django_tenants.utils import tenant_context
+
+    from shared_apps.accounts.services import password_generate
+    from shared_apps.tenants.models import Organisation
+    from shared_apps.tenants.services import tenant_create, tenant_domain
+    from tenant_apps.surveys.services import survey_create_published
+
+    organisation = (
+        Organisation.objects.filter(slug=slug).first()
+        or tenant_create(
+            slug=slug, name=name, admin_email=f"{slug}@example.test", admin_password=password_generate()
+        ).organisation
+    )
+    with tenant_context(organisation):
+        survey = survey_create_published(title=title, definition=definition)
+    return survey, tenant_domain(slug)

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-from benchmarks._common import print_rows, server, wrk
+from benchmarks._common import print_rows, published_survey, server, wrk
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
@@ -131,26 +131,14 @@ def main() -> None:
     django.setup()
     from django_tenants.utils import tenant_context
 
-    from shared_apps.accounts.services import password_generate
     from shared_apps.tenants.models import Organisation
-    from shared_apps.tenants.services import tenant_create, tenant_domain
     from tenant_apps.responses.services import submission_create
-    from tenant_apps.surveys import services
     from tenant_apps.surveys.models import Survey
 
     definition, answers = build()
-    organisation = (
-        Organisation.objects.filter(slug="bench-resp").first()
-        or tenant_create(
-            slug="bench-resp",
-            name="Bench respondents",
-            admin_email="bench-resp@example.test",
-            admin_password=password_generate(),
-        ).organisation
-    )
-    with tenant_context(organisation):
-        survey = services.survey_create_published(title="Respondent benchmark", definition=definition)
-    host, link = tenant_domain("bench-resp"), survey.public_link
+    survey, host = published_survey("bench-resp", "Bench respondents", "Respondent benchmark", definition)
+    organisation = Organisation.objects.get(slug="bench-resp")
+    link = survey.public_link
     body = json.dumps({"answers": answers})
     draft_body = json.dumps({"answers": answers, "page": "p2"})
     lua = 'wrk.method = "{m}"\nwrk.body = {b}\nwrk.headers["Content-Type"] = "application/json"\n'

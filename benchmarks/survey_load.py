@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-from benchmarks._common import print_rows, server, wrk  # noqa: E402 - after the path is set
+from benchmarks._common import print_rows, published_survey, server, wrk  # noqa: E402 - after the path is set
 
 
 def build_definition() -> tuple[dict, dict]:
@@ -88,29 +88,14 @@ def main() -> None:
     import django
 
     django.setup()
-    from django_tenants.utils import tenant_context
 
-    from shared_apps.accounts.services import password_generate
-    from shared_apps.tenants.models import Organisation
-    from shared_apps.tenants.services import tenant_create, tenant_domain
-    from tenant_apps.surveys import services
     from tenant_apps.surveys.logic.evaluator import evaluate
 
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
     definition, answers = build_definition()
-    organisation = (
-        Organisation.objects.filter(slug="bench-load").first()
-        or tenant_create(
-            slug="bench-load",
-            name="Bench load",
-            admin_email="bench-load@example.test",
-            admin_password=password_generate(),
-        ).organisation
-    )
-    with tenant_context(organisation):
-        survey = services.survey_create_published(title="Benchmark survey", definition=definition)
-    link, host = survey.public_link, tenant_domain("bench-load")
+    survey, host = published_survey("bench-load", "Bench load", "Benchmark survey", definition)
+    link = survey.public_link
     workers = int(os.environ.get("BENCH_WORKERS", "3"))
     seconds = int(os.environ.get("BENCH_SECONDS", "10"))
     connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))

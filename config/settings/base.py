@@ -179,6 +179,8 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": False,
 }
+# The in-process (L1) cache of every two-level cache (shared_apps.core.cache) shares this budget.
+CACHE_L1_MAX_BYTES: int = env.int("CACHE_L1_MAX_MB", default=256) * 1024 * 1024
 # Effective permissions: in-process cache (invalidated over Redis pub/sub) backed by Redis.
 PERMISSIONS_L1_SECONDS: int = env.int("PERMISSIONS_L1_SECONDS", default=60)
 PERMISSIONS_L2_SECONDS: int = env.int("PERMISSIONS_L2_SECONDS", default=300)

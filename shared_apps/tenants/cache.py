@@ -3,14 +3,21 @@ request). Any change to an organisation drops every entry in every process (Redi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
-from django.db import transaction
 
-from shared_apps.core.cache_bus import InvalidatingLocalCache
+from shared_apps.core.cache import TenantCache
+from shared_apps.tenants.models import Organisation
 
-TENANTS = InvalidatingLocalCache("invalidate:tenants", ttl_seconds=settings.TENANT_CACHE_SECONDS)
+HOSTS: TenantCache[Organisation] = TenantCache("host", l1_seconds=settings.TENANT_CACHE_SECONDS)
+_SCHEMA = "public"
+
+
+def organisation_for_host(hostname: str, load: Callable[[], Organisation | None]) -> Organisation | None:
+    return HOSTS.get(_SCHEMA, hostname, load=load)
 
 
 def tenants_invalidate() -> None:
     """Once the current transaction commits: organisations are few and change rarely, so drop them all."""
-    transaction.on_commit(lambda: TENANTS.invalidate(""))
+    HOSTS.invalidate(_SCHEMA)

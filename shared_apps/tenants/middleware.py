@@ -16,7 +16,7 @@ from django_tenants.utils import get_tenant_domain_model
 from shared_apps.core.context import tenant_var
 from shared_apps.core.errors import error_response
 from shared_apps.core.tenancy import tenant_connection
-from shared_apps.tenants.cache import TENANTS
+from shared_apps.tenants.cache import organisation_for_host
 from shared_apps.tenants.models import Organisation
 
 Status = Organisation.Status
@@ -25,10 +25,16 @@ Status = Organisation.Status
 class TenantMiddleware(TenantMainMiddleware):
     def get_tenant(self, domain_model: Any, hostname: str) -> Organisation:
         """From the process cache (see ``shared_apps.tenants.cache``), else one query."""
-        tenant = TENANTS.get(hostname)
+
+        def load() -> Organisation | None:
+            try:
+                return super(TenantMiddleware, self).get_tenant(domain_model, hostname)  # type: ignore[no-any-return]
+            except domain_model.DoesNotExist:
+                return None
+
+        tenant = organisation_for_host(hostname, load)
         if tenant is None:
-            tenant = super().get_tenant(domain_model, hostname)
-            TENANTS.set(hostname, tenant)
+            raise domain_model.DoesNotExist
         return tenant
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:

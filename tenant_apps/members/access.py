@@ -2,8 +2,8 @@
 
 A Principal is a user's effective access in one tenant (membership state, role, permissions). It is
 read from an in-process cache (PERMISSIONS_L1_SECONDS), then Redis (PERMISSIONS_L2_SECONDS), then
-PostgreSQL; any role or membership change invalidates it at once in every process (Redis pub/sub,
-``shared_apps.core.cache_bus``).
+PostgreSQL; any role or membership change invalidates it at once in every process (the two-level
+cache of ``shared_apps.core.cache``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django_redis import get_redis_connection
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -22,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import TokenError
 
 from shared_apps.accounts.models import User
-from shared_apps.core.cache_bus import InvalidatingLocalCache
+from shared_apps.core.cache import TenantCache
 from shared_apps.core.context import actor_var
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.members import tokens
@@ -52,15 +50,22 @@ class Principal:
         return permission in self.permissions
 
 
-_L1 = InvalidatingLocalCache("invalidate:principals", ttl_seconds=settings.PERMISSIONS_L1_SECONDS)
+def _encode(principal: Principal) -> bytes:
+    return json.dumps({**asdict(principal), "permissions": sorted(principal.permissions)}).encode()
 
 
-def _key(schema: str, user_id: int) -> str:
-    return f"{schema}:{user_id}"
+def _decode(raw: bytes) -> Principal:
+    data = json.loads(raw)
+    return Principal(**{**data, "permissions": frozenset(data["permissions"])})
 
 
-def _l2_key(schema: str, user_id: int) -> str:
-    return f"perm:{schema}:{user_id}"
+PRINCIPALS: TenantCache[Principal] = TenantCache(
+    "perm",
+    l1_seconds=settings.PERMISSIONS_L1_SECONDS,
+    l2_seconds=settings.PERMISSIONS_L2_SECONDS,
+    encode=_encode,
+    decode=_decode,
+)
 
 
 def _load(user_id: int) -> Principal | None:
@@ -85,41 +90,13 @@ def _load(user_id: int) -> Principal | None:
 
 def principal_get(user_id: int) -> Principal | None:
     """The user's effective access in the current tenant (None: not a member)."""
-    schema = current_schema()
-    key = _key(schema, user_id)
-    cached = _L1.get(key)
-    if cached is not None:
-        return cached or None  # False caches "not a member"
-    client = get_redis_connection("default")
-    raw = client.get(_l2_key(schema, user_id))
-    if raw is not None:
-        data = json.loads(raw)
-        principal = Principal(**{**data, "permissions": frozenset(data["permissions"])}) if data else None
-    else:
-        principal = _load(user_id)
-        payload = {**asdict(principal), "permissions": sorted(principal.permissions)} if principal else {}
-        client.set(_l2_key(schema, user_id), json.dumps(payload), ex=settings.PERMISSIONS_L2_SECONDS)
-    _L1.set(key, principal or False)
-    return principal
+    return PRINCIPALS.get(current_schema(), user_id, load=lambda: _load(user_id))
 
 
 def principals_invalidate(*, user_id: int | None = None) -> None:
     """Forget cached access for one user, or for everyone in the current tenant, in every process,
     once the current transaction commits."""
-    schema = current_schema()
-
-    def _do() -> None:
-        client = get_redis_connection("default")
-        if user_id is not None:
-            client.delete(_l2_key(schema, user_id))
-            _L1.invalidate(_key(schema, user_id))
-        else:
-            keys = list(client.scan_iter(match=f"perm:{schema}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-            _L1.invalidate(f"{schema}:")
-
-    transaction.on_commit(_do)
+    PRINCIPALS.invalidate(current_schema(), user_id)
 
 
 # --- DRF authentication and permission -----------------------------------------------------

@@ -24,6 +24,8 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from shared_apps.core.cache import tenant_key
+
 # Atomically: unknown -> "unknown"; family gone -> "revoked"; used -> revoke family, "reused";
 # active -> mark used, "ok".
 _ROTATE = """
@@ -63,11 +65,11 @@ def _ttl() -> int:
 
 
 def _fam_key(schema: str, family: str) -> str:
-    return f"jwt:{schema}:fam:{family}"
+    return tenant_key(schema, "jwt", "fam", family)
 
 
 def _rt_key(schema: str, jti: str) -> str:
-    return f"jwt:{schema}:rt:{jti}"
+    return tenant_key(schema, "jwt", "rt", jti)
 
 
 def _user_key(user_id: int) -> str:

@@ -12,15 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django_redis import get_redis_connection
 
-from shared_apps.core.cache_bus import InvalidatingLocalCache
+from shared_apps.core.cache import TenantCache
 from shared_apps.core.tenancy import current_schema
-
-_L1 = InvalidatingLocalCache("invalidate:survey-load", ttl_seconds=settings.SURVEY_LOAD_L1_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -49,14 +45,6 @@ class LoadedSurvey:
         if self.response_limit is not None and self.response_count >= self.response_limit:
             return "survey_full", "This survey has received all the responses it needs. Thank you!"
         return "open", ""
-
-
-def _key(schema: str, link: str) -> str:
-    return f"{schema}:{link}"
-
-
-def _l2_key(schema: str, link: str) -> str:
-    return f"survey-load:{schema}:{link}"
 
 
 def _build(link: str) -> LoadedSurvey | None:
@@ -109,22 +97,18 @@ def _decode(raw: bytes) -> LoadedSurvey:
     return LoadedSurvey(body=body, **head)
 
 
+LOADS: TenantCache[LoadedSurvey] = TenantCache(
+    "survey-load",
+    l1_seconds=settings.SURVEY_LOAD_L1_SECONDS,
+    l2_seconds=settings.SURVEY_LOAD_L2_SECONDS,
+    encode=_encode,
+    decode=_decode,
+)
+
+
 def survey_load(*, link: str) -> LoadedSurvey | None:
     """L1 (this process) -> L2 (Redis) -> PostgreSQL. ``None``: no published survey at this link."""
-    schema = current_schema()
-    key = _key(schema, link)
-    cached = _L1.get(key)
-    if cached is not None:
-        return cached or None
-    redis = get_redis_connection("default")
-    raw = redis.get(_l2_key(schema, link))
-    if raw is not None:
-        loaded = _decode(raw) if raw != b"-" else None
-    else:
-        loaded = _build(link)
-        redis.set(_l2_key(schema, link), _encode(loaded) if loaded else b"-", ex=settings.SURVEY_LOAD_L2_SECONDS)
-    _L1.set(key, loaded or False)
-    return loaded
+    return LOADS.get(current_schema(), link, load=lambda: _build(link))
 
 
 _DEFINITIONS: dict[tuple[str, int], dict[str, Any]] = {}
@@ -146,13 +130,7 @@ def version_definition(version_id: int) -> dict[str, Any]:
 
 def survey_load_invalidate(link: str) -> None:
     """Drop the cached copy everywhere once the current transaction commits."""
-    schema = current_schema()
-
-    def _do() -> None:
-        get_redis_connection("default").delete(_l2_key(schema, link))
-        _L1.invalidate(_key(schema, link))
-
-    transaction.on_commit(_do)
+    LOADS.invalidate(current_schema(), link)
 
 
 def now() -> datetime:

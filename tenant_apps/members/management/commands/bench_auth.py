@@ -17,9 +17,10 @@ from rest_framework.request import Request
 
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import password_generate
+from shared_apps.core.cache import l1_clear
 from shared_apps.tenants.services import tenant_create, tenant_hard_delete
 from tenant_apps.members import tokens
-from tenant_apps.members.access import _L1, HasTenantPermission, TenantJWTAuthentication
+from tenant_apps.members.access import PRINCIPALS, HasTenantPermission, TenantJWTAuthentication
 from tenant_apps.members.services import membership_ensure
 
 
@@ -84,8 +85,8 @@ class Command(BaseCommand):
         redis = get_redis_connection("default")
 
         def cold() -> None:
-            _L1.clear_local()
-            redis.delete(f"perm:{tenant.schema_name}:{user_id}")
+            l1_clear()
+            redis.delete(PRINCIPALS.redis_key(tenant.schema_name, user_id))
 
         def build_only() -> None:
             django_request = factory.get("/api/v1/x", HTTP_AUTHORIZATION=f"Bearer {access}")
@@ -98,6 +99,6 @@ class Command(BaseCommand):
             ("raw: JWT signature + claims check only", _time(lambda: tokens.access_decode(access), n)),
             ("raw: one Redis EXISTS round trip", _time(lambda: redis.exists("bench:none"), n)),
             ("auth + permission, cache warm (L1)", _time(check, n)),
-            ("auth + permission, L1 cold, Redis warm", _time(check, n, before=_L1.clear_local)),
+            ("auth + permission, L1 cold, Redis warm", _time(check, n, before=l1_clear)),
             ("auth + permission, cold (PostgreSQL)", _time(check, max(200, n // 10), before=cold)),
         ]

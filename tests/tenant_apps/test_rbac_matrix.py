@@ -22,6 +22,7 @@ from tenant_apps.members.permissions import BUILTIN_ROLES
 from tests.conftest import host_of, login
 
 CUSTOM_ROLE_PERMISSIONS = ["audit.view", "survey.view"]
+S = "/api/v1/surveys"
 ROLES = [*BUILTIN_ROLES, "custom", "anonymous"]
 DOC_ROUTES = {"schema", "swagger-ui", "redoc"}
 # Server-rendered HTML pages for respondents (public by design; tested in test_respondent_page.py).
@@ -35,6 +36,11 @@ class Case:
     permission: str
     path: Callable[[Any], str]
     body: Callable[[Any], dict[str, Any]] | None = None
+    # The exact status an allowed caller gets. Where it is a 4xx, the request is deliberately not a
+    # valid one (a forged token, a wrong password): the point there is that it passes the permission check.
+    expect: int = 200
+    # Exceptions by role (e.g. a respondent sees only their own submissions: 404 for another's).
+    expect_by_role: tuple[tuple[str, int], ...] = ()
 
 
 def _fresh_membership(tenant: Any) -> int:
@@ -84,24 +90,70 @@ def _fresh_survey(tenant: Any, publish: bool = False) -> Any:
     return survey
 
 
+def _closed_survey(tenant: Any) -> Any:
+    from tenant_apps.surveys import services
+
+    survey = _fresh_survey(tenant, publish=True)
+    with tenant_context(tenant):
+        services.survey_close(survey=survey)
+    return survey
+
+
+def _fresh_draft(tenant: Any) -> str:
+    """A draft saved through the respondent API: the resume URL with its real token."""
+    survey = _fresh_survey(tenant, publish=True)
+    saved = Client(HTTP_HOST=host_of(tenant)).put(
+        f"/api/v1/s/{survey.public_link}/draft/", {"answers": {"q_name": "A"}}, content_type="application/json"
+    )
+    assert saved.status_code == 200, saved.content
+    body = saved.json()
+    return f"/api/v1/s/{survey.public_link}/draft/{body['submission_id']}/?token={body['token']}"
+
+
+def _fresh_submission(tenant: Any) -> str:
+    """A submission made through the respondent API: its staff URL."""
+    survey = _fresh_survey(tenant, publish=True)
+    submitted = Client(HTTP_HOST=host_of(tenant)).post(
+        f"/api/v1/s/{survey.public_link}/submit/",
+        {"answers": {"q_role": "dev", "q_nps": 9}},
+        content_type="application/json",
+    )
+    assert submitted.status_code == 201, submitted.content
+    return f"{S}/{survey.pk}/submissions/{submitted.json()['submission_id']}/"
+
+
 def _publication_path(survey: Any) -> str:
     return f"/api/v1/surveys/{survey.pk}/publications/{survey.publication_id}/"
 
 
 DEMO_PAGE = {"id": "p_new", "title": "New page"}
-S = "/api/v1/surveys"
 
 CASES = [
     Case("tenant-info", "get", PUBLIC, lambda t: "/api/v1/tenant/"),
-    Case("auth-token", "post", PUBLIC, lambda t: "/api/v1/auth/token/", lambda t: {"email": "x@y.z", "password": "p"}),
-    Case("auth-token-refresh", "post", PUBLIC, lambda t: "/api/v1/auth/token/refresh/", lambda t: {"refresh": "x"}),
-    Case("auth-logout", "post", PUBLIC, lambda t: "/api/v1/auth/logout/", lambda t: {"refresh": "x"}),
+    Case(
+        "auth-token",
+        "post",
+        PUBLIC,
+        lambda t: "/api/v1/auth/token/",
+        lambda t: {"email": "x@y.z", "password": "p"},
+        expect=400,
+    ),
+    Case(
+        "auth-token-refresh",
+        "post",
+        PUBLIC,
+        lambda t: "/api/v1/auth/token/refresh/",
+        lambda t: {"refresh": "x"},
+        expect=401,
+    ),
+    Case("auth-logout", "post", PUBLIC, lambda t: "/api/v1/auth/logout/", lambda t: {"refresh": "x"}, expect=401),
     Case(
         "auth-password-change",
         "post",
         MEMBER,
         lambda t: "/api/v1/auth/password/change/",
         lambda t: {"current_password": "wrong-one", "new_password": "short"},
+        expect=400,
     ),
     Case(
         "auth-password-reset",
@@ -109,6 +161,7 @@ CASES = [
         PUBLIC,
         lambda t: "/api/v1/auth/password/reset/",
         lambda t: {"email": "nobody@example.test"},
+        expect=202,
     ),
     Case(
         "auth-password-reset-confirm",
@@ -116,6 +169,7 @@ CASES = [
         PUBLIC,
         lambda t: "/api/v1/auth/password/reset/confirm/",
         lambda t: {"uid": "MQ", "token": "x", "new_password": "whatever-123456"},
+        expect=400,
     ),
     Case("me", "get", MEMBER, lambda t: "/api/v1/me/"),
     Case("permission-list", "get", MEMBER, lambda t: "/api/v1/permissions/"),
@@ -128,7 +182,7 @@ CASES = [
         lambda t: f"/api/v1/members/{_fresh_membership(t)}/",
         lambda t: {"role": "survey_creator"},
     ),
-    Case("member-detail", "delete", "user.manage", lambda t: f"/api/v1/members/{_fresh_membership(t)}/"),
+    Case("member-detail", "delete", "user.manage", lambda t: f"/api/v1/members/{_fresh_membership(t)}/", expect=204),
     Case("invitation-list", "get", "user.manage", lambda t: "/api/v1/invitations/"),
     Case(
         "invitation-list",
@@ -136,9 +190,23 @@ CASES = [
         "user.manage",
         lambda t: "/api/v1/invitations/",
         lambda t: {"email": f"new-{uuid.uuid4().hex[:6]}@example.test", "role": "analyst"},
+        expect=201,
     ),
-    Case("invitation-revoke", "delete", "user.manage", lambda t: f"/api/v1/invitations/{_fresh_invitation(t)}/"),
-    Case("invitation-accept", "post", PUBLIC, lambda t: "/api/v1/invitations/accept/", lambda t: {"token": "forged"}),
+    Case(
+        "invitation-revoke",
+        "delete",
+        "user.manage",
+        lambda t: f"/api/v1/invitations/{_fresh_invitation(t)}/",
+        expect=204,
+    ),
+    Case(
+        "invitation-accept",
+        "post",
+        PUBLIC,
+        lambda t: "/api/v1/invitations/accept/",
+        lambda t: {"token": "forged"},
+        expect=400,
+    ),
     Case("role-list", "get", "user.manage", lambda t: "/api/v1/roles/"),
     Case(
         "role-list",
@@ -146,6 +214,7 @@ CASES = [
         "user.manage",
         lambda t: "/api/v1/roles/",
         lambda t: {"name": f"Role {uuid.uuid4().hex[:6]}", "permissions": ["survey.view"]},
+        expect=201,
     ),
     Case("role-detail", "get", "user.manage", lambda t: f"/api/v1/roles/{_fresh_role(t)}/"),
     Case(
@@ -155,22 +224,23 @@ CASES = [
         lambda t: f"/api/v1/roles/{_fresh_role(t)}/",
         lambda t: {"permissions": ["survey.view", "analytics.view"]},
     ),
-    Case("role-detail", "delete", "user.manage", lambda t: f"/api/v1/roles/{_fresh_role(t)}/"),
+    Case("role-detail", "delete", "user.manage", lambda t: f"/api/v1/roles/{_fresh_role(t)}/", expect=204),
     Case("audit-list", "get", "audit.view", lambda t: "/api/v1/audit/"),
     Case("branding", "get", MEMBER, lambda t: "/api/v1/branding/"),
     Case("branding", "put", "user.manage", lambda t: "/api/v1/branding/", lambda t: {"primary_color": "#123456"}),
     Case("survey-list", "get", "survey.view", lambda t: f"{S}/"),
-    Case("survey-list", "post", "survey.create", lambda t: f"{S}/", lambda t: {"title": "New"}),
+    Case("survey-list", "post", "survey.create", lambda t: f"{S}/", lambda t: {"title": "New"}, expect=201),
     Case(
         "survey-import",
         "post",
         "survey.create",
         lambda t: f"{S}/import/",
         lambda t: {"format": "survey-platform/v1", "title": "Imported", "definition": {"pages": []}},
+        expect=201,
     ),
     Case("survey-detail", "get", "survey.view", lambda t: f"{S}/{_fresh_survey(t).pk}/"),
     Case("survey-detail", "patch", "survey.edit", lambda t: f"{S}/{_fresh_survey(t).pk}/", lambda t: {"title": "x"}),
-    Case("survey-detail", "delete", "survey.delete", lambda t: f"{S}/{_fresh_survey(t).pk}/"),
+    Case("survey-detail", "delete", "survey.delete", lambda t: f"{S}/{_fresh_survey(t).pk}/", expect=204),
     Case(
         "survey-definition",
         "put",
@@ -178,7 +248,14 @@ CASES = [
         lambda t: f"{S}/{_fresh_survey(t).pk}/definition/",
         lambda t: {"pages": []},
     ),
-    Case("page-list", "post", "survey.edit", lambda t: f"{S}/{_fresh_survey(t).pk}/pages/", lambda t: DEMO_PAGE),
+    Case(
+        "page-list",
+        "post",
+        "survey.edit",
+        lambda t: f"{S}/{_fresh_survey(t).pk}/pages/",
+        lambda t: DEMO_PAGE,
+        expect=201,
+    ),
     Case(
         "page-reorder",
         "post",
@@ -200,6 +277,7 @@ CASES = [
         "survey.edit",
         lambda t: f"{S}/{_fresh_survey(t).pk}/pages/p_more/questions/",
         lambda t: {"id": "q_extra", "type": "short_text", "text": "More?"},
+        expect=201,
     ),
     Case(
         "question-detail",
@@ -216,9 +294,9 @@ CASES = [
         lambda t: f"{S}/{_fresh_survey(t).pk}/questions/q_features/move/",
         lambda t: {"page": "p_about", "position": 0},
     ),
-    Case("survey-duplicate", "post", "survey.create", lambda t: f"{S}/{_fresh_survey(t).pk}/duplicate/"),
+    Case("survey-duplicate", "post", "survey.create", lambda t: f"{S}/{_fresh_survey(t).pk}/duplicate/", expect=201),
     Case("survey-validate", "post", "survey.edit", lambda t: f"{S}/{_fresh_survey(t).pk}/validate/"),
-    Case("survey-publish", "post", "survey.publish", lambda t: f"{S}/{_fresh_survey(t).pk}/publish/"),
+    Case("survey-publish", "post", "survey.publish", lambda t: f"{S}/{_fresh_survey(t).pk}/publish/", expect=202),
     Case(
         "publication-detail",
         "get",
@@ -226,7 +304,7 @@ CASES = [
         lambda t: _publication_path(_fresh_survey(t, publish=True)),
     ),
     Case("survey-close", "post", "survey.publish", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/close/"),
-    Case("survey-reopen", "post", "survey.publish", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/reopen/"),
+    Case("survey-reopen", "post", "survey.publish", lambda t: f"{S}/{_closed_survey(t).pk}/reopen/"),
     Case("survey-archive", "post", "survey.delete", lambda t: f"{S}/{_fresh_survey(t).pk}/archive/"),
     Case("survey-version-list", "get", "survey.view", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/versions/"),
     Case(
@@ -245,36 +323,40 @@ CASES = [
         "draft-resume",
         "get",
         PUBLIC,
-        lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/draft/{uuid.uuid4()}/?token=x",
+        _fresh_draft,
     ),
     Case("submission-list", "get", MEMBER, lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/submissions/"),
     Case(
         "submission-detail",
         "get",
         MEMBER,
-        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/submissions/{uuid.uuid4()}/",
+        _fresh_submission,
+        expect_by_role=(("respondent", 404), ("custom", 404)),  # without submission.view: their own only
     ),
-    Case(
-        "submission-detail",
-        "delete",
-        "submission.delete",
-        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/submissions/{uuid.uuid4()}/",
-    ),
+    Case("submission-detail", "delete", "submission.delete", _fresh_submission, expect=204),
     Case(
         "file-upload",
         "post",
         PUBLIC,
         lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/files/",
         lambda t: {"question": "q_name", "file": "x"},
+        expect=415,
     ),
-    Case("file-url", "get", "submission.view", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/files/?file_id=x"),
-    Case("file-download", "get", PUBLIC, lambda t: "/api/v1/files/not-a-valid-token"),
+    Case(
+        "file-url",
+        "get",
+        "submission.view",
+        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/files/?file_id=x",
+        expect=400,
+    ),
+    Case("file-download", "get", PUBLIC, lambda t: "/api/v1/files/not-a-valid-token", expect=403),
     Case(
         "submission-create",
         "post",
         PUBLIC,
         lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/submit/",
         lambda t: {"answers": {"q_role": "dev", "q_nps": 9}},
+        expect=201,
     ),
 ]
 
@@ -337,7 +419,7 @@ def test_endpoint_role_matrix(case: Case, role: str, matrix_tenant: Any, role_cl
     response = getattr(client, case.method)(path, **kwargs)
     assert response.status_code < 500, response.content
     if _allowed(case, role):
-        assert response.status_code not in (401, 403) or case.permission == PUBLIC, response.content
+        assert response.status_code == dict(case.expect_by_role).get(role, case.expect), response.content
     elif role == "anonymous":
         assert response.status_code == 401, response.content
         assert response["WWW-Authenticate"].startswith("Bearer")

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shared_apps.tenants.models import Organisation
 from tenant_apps.audit.services import audit_record, audit_recorded, audit_reset
 from tenant_apps.members.access import NOT_DECLARED, HasTenantPermission, NotDeclared, TenantJWTAuthentication
 
@@ -27,6 +28,12 @@ class TenantApi(APIView):
     # Respondent endpoints (drafts, submit) are not privileged actions and must stay off the database
     # on their hot path: they opt out of the generic audit entry.
     audit_generic: ClassVar[bool] = True
+
+    @property
+    def organisation(self) -> Organisation:
+        """The organisation whose host this request came to (resolved once by the tenant middleware)."""
+        organisation: Organisation = self.request._request.tenant  # type: ignore[attr-defined]
+        return organisation
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         audit_reset()

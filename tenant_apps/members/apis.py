@@ -157,7 +157,7 @@ class TenantInfoApi(TenantApi):
 
     @extend_schema(responses={200: OutputSerializer}, operation_id="tenant_info")
     def get(self, request: Request) -> Response:
-        organisation = request._request.tenant  # type: ignore[attr-defined]
+        organisation = self.organisation
         return Response(
             self.OutputSerializer(
                 {"slug": organisation.slug, "name": organisation.name, "url": tenant_url(organisation)}
@@ -180,7 +180,7 @@ class MeApi(TenantApi):
     @extend_schema(responses={200: OutputSerializer}, operation_id="me")
     def get(self, request: Request) -> Response:
         principal: Principal = request.user  # type: ignore[assignment]
-        tenant = request._request.tenant  # type: ignore[attr-defined]
+        tenant = self.organisation
         return Response(
             {
                 "user": {"id": principal.id, "email": principal.email},
@@ -402,7 +402,7 @@ class BrandingApi(TenantApi):
 
     @extend_schema(responses={200: serializers.DictField()}, operation_id="branding_get")
     def get(self, request: Request) -> Response:
-        return Response(request._request.tenant.branding or {})  # type: ignore[attr-defined]
+        return Response(self.organisation.branding or {})
 
     @extend_schema(
         request=serializers.DictField(), responses={200: serializers.DictField()}, operation_id="branding_set"
@@ -413,6 +413,6 @@ class BrandingApi(TenantApi):
 
         if not isinstance(request.data, dict):
             raise ValidationError({"non_field_errors": ["Send a JSON object."]})
-        organisation = Organisation.objects.get(pk=request._request.tenant.pk)  # type: ignore[attr-defined]
+        organisation = Organisation.objects.get(pk=self.organisation.pk)
         organisation = _call(tenant_branding_set, organisation=organisation, branding=request.data)
         return Response(organisation.branding)

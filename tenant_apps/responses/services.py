@@ -319,7 +319,6 @@ def _after_submit(  # noqa: PLR0917 - called from one on_commit lambda
     redis = get_redis_connection("default")
     pipe = redis.pipeline(transaction=False)
     pipe.pfadd(f"hll:{schema}:survey:{survey_id}:respondents", respondent_key or uid)
-    pipe.incr(f"count:{schema}:survey:{survey_id}:submissions")
     pipe.delete(_draft_key(schema, uid))
     pipe.execute()
     if notify_owners:

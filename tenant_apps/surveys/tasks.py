@@ -2,14 +2,7 @@ from __future__ import annotations
 
 from shared_apps.core.tasks import tenant_task
 from tenant_apps.surveys.models import Publication
-from tenant_apps.surveys.selectors import survey_list
 from tenant_apps.surveys.services import publication_compile_run
-
-
-@tenant_task(name="tenant_apps.surveys.tasks.survey_titles")
-def survey_titles(*, schema_name: str) -> list[str]:
-    """The current tenant's survey titles (used by health checks of the worker and by tests)."""
-    return list(survey_list().values_list("title", flat=True))
 
 
 @tenant_task(name="tenant_apps.surveys.tasks.publication_compile", soft_time_limit=60, time_limit=90)

@@ -2,63 +2,79 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
 from config.celery import app
 from shared_apps.core.tasks import TenantScopedError
-from tenant_apps.surveys.services import survey_create
-from tenant_apps.surveys.tasks import survey_titles
+from tenant_apps.surveys.models import Publication
+from tenant_apps.surveys.services import DEMO_DEFINITION, survey_create
+from tenant_apps.surveys.tasks import publication_compile
 
 pytestmark = pytest.mark.worker
+TASK = "tenant_apps.surveys.tasks.publication_compile"
 
 
-def test_task_reads_the_named_tenants_data_only(celery_worker_process, tenant_a, tenant_b):
-    with tenant_context(tenant_a):
-        survey_create(title="Only in A", created_by_id=None)
-    with tenant_context(tenant_b):
-        survey_create(title="Only in B", created_by_id=None)
+def _pending_publication(tenant) -> Publication:
+    """A publish request in ``tenant`` that no task has been sent for yet."""
+    with tenant_context(tenant):
+        survey = survey_create(title="Only in A", created_by_id=None, definition=copy.deepcopy(DEMO_DEFINITION))
+        return Publication.objects.create(survey=survey, revision=survey.revision, definition=survey.definition)
 
-    with tenant_context(tenant_a):
-        result = survey_titles.delay(schema_name=tenant_a.schema_name)
-    titles = result.get(timeout=30)
-    assert "Only in A" in titles
-    assert "Only in B" not in titles
 
-    # Sent from the public schema (as beat fan-out does), the explicit schema_name still decides.
+def _status(tenant, publication: Publication) -> str:
+    with tenant_context(tenant):
+        return Publication.objects.get(pk=publication.pk).status
+
+
+def test_task_acts_on_the_named_tenants_data_only(celery_worker_process, tenant_a, tenant_b):
+    publication = _pending_publication(tenant_a)
+
+    # Sent from the public schema (as beat fan-out does) naming tenant B: A's request is out of its reach.
     connection.set_schema_to_public()
-    titles_b = survey_titles.delay(schema_name=tenant_b.schema_name).get(timeout=30)
-    assert "Only in B" in titles_b
-    assert "Only in A" not in titles_b
+    publication_compile.delay(schema_name=tenant_b.schema_name, publication_id=publication.pk).get(timeout=30)
+    assert _status(tenant_a, publication) == Publication.Status.PENDING
+
+    assert (
+        publication_compile.delay(schema_name=tenant_a.schema_name, publication_id=publication.pk).get(timeout=30)
+        == Publication.Status.PUBLISHED
+    )
+    assert _status(tenant_a, publication) == Publication.Status.PUBLISHED
 
 
 def test_tenant_task_cannot_be_sent_without_a_tenant_schema():
     with pytest.raises(TenantScopedError, match="needs schema_name"):
-        survey_titles.delay()
+        publication_compile.delay(publication_id=1)
     with pytest.raises(TenantScopedError):
-        survey_titles.delay(schema_name="public")
+        publication_compile.delay(schema_name="public", publication_id=1)
 
 
 def test_worker_refuses_a_tenant_task_that_lost_its_schema_header(celery_worker_process, tenant_a):
     """A message whose header says public (lost or forged) is refused, never run against public."""
+    publication = _pending_publication(tenant_a)
     result = app.send_task(
-        "tenant_apps.surveys.tasks.survey_titles",
-        kwargs={"schema_name": tenant_a.schema_name},
+        TASK,
+        kwargs={"schema_name": tenant_a.schema_name, "publication_id": publication.pk},
         headers={"_schema_name": "public"},
     )
     with pytest.raises(TenantScopedError, match="refused to run"):
         result.get(timeout=30)
+    assert _status(tenant_a, publication) == Publication.Status.PENDING
 
 
 def test_worker_refuses_a_header_naming_another_tenant(celery_worker_process, tenant_a, tenant_b):
+    publication = _pending_publication(tenant_a)
     result = app.send_task(
-        "tenant_apps.surveys.tasks.survey_titles",
-        kwargs={"schema_name": tenant_a.schema_name},
+        TASK,
+        kwargs={"schema_name": tenant_a.schema_name, "publication_id": publication.pk},
         headers={"_schema_name": tenant_b.schema_name},
     )
     with pytest.raises(TenantScopedError, match="refused to run"):
         result.get(timeout=30)
+    assert _status(tenant_a, publication) == Publication.Status.PENDING
 
 
 def test_queues_and_routes():

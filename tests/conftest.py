@@ -13,9 +13,9 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -23,6 +23,12 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+
+from shared_apps.accounts.models import User
+from shared_apps.tenants.models import Organisation
+from tests.factories import PASSWORD, MemberFactory, TenantFactory, unique_slug
+
+__all__ = ["PASSWORD", "unique_slug"]  # re-exported: tests import them from here
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,56 +65,41 @@ def _public_schema_after_test() -> Iterator[None]:
     connection.set_schema_to_public()
 
 
-def unique_slug(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
 @pytest.fixture
-def make_tenant() -> Callable[..., object]:
-    from shared_apps.tenants.services import tenant_create
+def make_tenant() -> Callable[..., Organisation]:
+    """``make_tenant(slug=None, **kwargs)``: a freshly provisioned organisation (``TenantFactory``)."""
 
-    def _make(slug: str | None = None, **kwargs: object) -> object:
-        kwargs.setdefault("name", "Test organisation")
-        kwargs.setdefault("admin_email", f"admin-{uuid.uuid4().hex[:8]}@example.test")
-        kwargs.setdefault("admin_password", "correct-horse-battery-staple")
-        return tenant_create(slug=slug or unique_slug(), **kwargs).organisation  # type: ignore[arg-type]
+    def _make(slug: str | None = None, **kwargs: Any) -> Organisation:
+        return TenantFactory(slug=slug or unique_slug(), **kwargs)
 
     return _make
 
 
-def _session_tenant(prefix: str, name: str, admin_email: str) -> object:
-    from shared_apps.tenants.services import tenant_create
-
-    return tenant_create(
-        slug=unique_slug(prefix),
-        name=name,
-        admin_email=admin_email,
-        admin_password="correct-horse-battery-staple",
-        demo=True,
-    ).organisation
+def _session_tenant(prefix: str, name: str, admin_email: str) -> Organisation:
+    return TenantFactory(slug=unique_slug(prefix), name=name, admin_email=admin_email, demo=True)
 
 
 @pytest.fixture(scope="session")
-def tenant_a() -> object:
+def tenant_a() -> Organisation:
     return _session_tenant("alpha", "Alpha Ltd", "admin@alpha.test")
 
 
 @pytest.fixture(scope="session")
-def tenant_b() -> object:
+def tenant_b() -> Organisation:
     return _session_tenant("beta", "Beta GmbH", "admin@beta.test")
 
 
-def host_of(tenant: object) -> str:
+def host_of(tenant: Organisation) -> str:
     from shared_apps.tenants.services import tenant_domain
 
-    return tenant_domain(tenant.slug)  # type: ignore[attr-defined]
+    return tenant_domain(tenant.slug)
 
 
 @pytest.fixture
-def client_for() -> Callable[[object], Client]:
+def client_for() -> Callable[[Organisation], Client]:
     """A test client whose requests go to the tenant's host."""
 
-    def _client(tenant: object) -> Client:
+    def _client(tenant: Organisation) -> Client:
         return Client(HTTP_HOST=host_of(tenant))
 
     return _client
@@ -168,27 +159,18 @@ def celery_worker_process(django_db_setup: None) -> Iterator[subprocess.Popen[by
 
 # --- identity helpers ----------------------------------------------------------------------------
 
-PASSWORD = "correct-horse-battery-staple"
-
 
 @pytest.fixture
-def make_member() -> Callable[..., object]:
-    """Create a user with an active membership of ``role`` in ``tenant``."""
-    from django_tenants.utils import tenant_context
+def make_member() -> Callable[..., User]:
+    """``make_member(tenant, role="admin", email=None)``: a user with an active membership of ``role``."""
 
-    from shared_apps.accounts.models import User
-    from tenant_apps.members.services import membership_ensure
-
-    def _make(tenant: object, role: str = "admin", email: str | None = None) -> object:
-        user = User.objects.create_user(email or f"{role}-{uuid.uuid4().hex[:8]}@example.test", PASSWORD)
-        with tenant_context(tenant):
-            membership_ensure(user=user, role_slug=role)
-        return user
+    def _make(tenant: Organisation, role: str = "admin", email: str | None = None) -> User:
+        return MemberFactory(tenant=tenant, role=role, **({"email": email} if email else {}))
 
     return _make
 
 
-def login(tenant: object, email: str, password: str = PASSWORD) -> dict[str, str]:
+def login(tenant: Organisation, email: str, password: str = PASSWORD) -> dict[str, str]:
     response = Client(HTTP_HOST=host_of(tenant)).post(
         "/api/v1/auth/token/", {"email": email, "password": password}, content_type="application/json"
     )
@@ -197,11 +179,11 @@ def login(tenant: object, email: str, password: str = PASSWORD) -> dict[str, str
 
 
 @pytest.fixture
-def api_client_for() -> Callable[[object, object], Client]:
+def api_client_for() -> Callable[[User, Organisation], Client]:
     """A client on the tenant's host, signed in as ``user`` (Bearer access token)."""
 
-    def _client(user: object, tenant: object) -> Client:
-        tokens = login(tenant, user.email)  # type: ignore[attr-defined]
+    def _client(user: User, tenant: Organisation) -> Client:
+        tokens = login(tenant, user.email)
         client = Client(HTTP_HOST=host_of(tenant), HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
         client.tokens = tokens  # type: ignore[attr-defined]
         return client

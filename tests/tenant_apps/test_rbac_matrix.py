@@ -19,7 +19,9 @@ from django_tenants.utils import tenant_context
 from tenant_apps.members.access import MEMBER, PUBLIC, NotDeclared
 from tenant_apps.members.models import Invitation, Membership, Role
 from tenant_apps.members.permissions import BUILTIN_ROLES
+from tenant_apps.surveys.models import Publication
 from tests.conftest import host_of, login
+from tests.factories import SurveyFactory
 
 CUSTOM_ROLE_PERMISSIONS = ["audit.view", "survey.view"]
 S = "/api/v1/surveys"
@@ -72,21 +74,10 @@ def _fresh_invitation(tenant: Any) -> int:
 
 
 def _fresh_survey(tenant: Any, publish: bool = False) -> Any:
-    import copy
-
-    from tenant_apps.surveys import services
-    from tenant_apps.surveys.models import Publication
-
-    with tenant_context(tenant):
-        survey = services.survey_create(
-            title="Matrix", created_by_id=None, definition=copy.deepcopy(services.DEMO_DEFINITION)
-        )
-        if publish:
-            publication = services.publication_request(survey=survey, requested_by_id=None)
+    survey = SurveyFactory(tenant=tenant, title="Matrix", published=publish)
     if publish:
         with tenant_context(tenant):
-            services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
-            survey.publication_id = publication.pk
+            survey.publication_id = Publication.objects.filter(survey=survey).latest("pk").pk
     return survey
 
 

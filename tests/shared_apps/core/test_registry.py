@@ -48,6 +48,7 @@ def test_the_scan_sees_imports_inside_functions(tmp_path):
 
 def test_registry_holds_what_each_tenant_app_declared():
     assert [(s.name, s.order) for s in registry.seeders()] == [
+        ("members.builtin_roles", 5),
         ("members.admin_membership", 10),
         ("surveys.demo_survey", 50),
     ]
@@ -130,12 +131,14 @@ def test_append_only_tables_from_the_registry_are_enforced(tenant_a):
 def test_provisioning_runs_the_registered_seeders(make_tenant):
     from shared_apps.accounts.models import User
     from tenant_apps.audit.models import AuditEvent
-    from tenant_apps.members.models import Membership
+    from tenant_apps.members.models import Membership, Role
+    from tenant_apps.members.permissions import BUILTIN_ROLES
     from tenant_apps.surveys.models import Survey
 
     tenant = make_tenant(demo=True)
     admin = User.objects.get(pk=tenant.created_by_id)
     with tenant_context(tenant):
         assert Membership.objects.get(user=admin).role.slug == "admin"
+        assert set(Role.objects.filter(is_builtin=True).values_list("slug", flat=True)) == set(BUILTIN_ROLES)
         assert Survey.objects.filter(status=Survey.Status.PUBLISHED).count() == 1
         assert AuditEvent.objects.filter(action="tenant.provisioned").count() == 1

@@ -20,7 +20,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -40,6 +40,7 @@ from shared_apps.tenants.services.base import (
 from shared_apps.tenants.services.provisioning import tenant_register
 
 logger = logging.getLogger(__name__)
+SIGNUP_LOCK_KEY = 7_411_902_318  # pg_advisory_xact_lock key: one signup at a time passes the caps
 SIGNUP_TOKEN_SALT = "shared_apps.tenants.signup-verification"  # noqa: S105 - a signing salt, not a secret
 
 
@@ -108,8 +109,12 @@ def organisation_signup(*, name: str, slug: str, admin_email: str, password: str
             errors["password"] = exc.messages
     if errors:
         raise ValidationError(errors)
-    _caps_check(email=email)
     with transaction.atomic():
+        # Signups are serialised (a transaction-scoped advisory lock), so concurrent requests cannot
+        # all pass the caps before any of them is recorded.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SIGNUP_LOCK_KEY])
+        _caps_check(email=email)
         organisation = tenant_register(
             slug=slug,
             name=name,

@@ -193,3 +193,24 @@ def test_operator_create_tenant_still_provisions_at_once():
     organisation = Organisation.objects.get(slug=slug)
     assert organisation.status == Organisation.Status.ACTIVE
     assert schema_exists(organisation.schema_name)
+
+
+def test_concurrent_signups_cannot_overrun_the_per_email_cap(public_client, cleanup_pending, smtp_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    email = f"race-{uuid.uuid4().hex[:8]}@example.test"
+    slugs = [unique_slug("race") for _ in range(6)]
+    cleanup_pending += slugs
+
+    def attempt(slug):
+        try:
+            return _post(public_client, email=email, slug=slug)[0].status_code
+        finally:
+            connection.close()  # this thread's connection
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = sorted(pool.map(attempt, slugs))
+    assert codes == [202, 202, 202, 409, 409, 409]
+    assert Organisation.objects.filter(signup_email=email, status=PENDING).count() == 3

@@ -1,10 +1,11 @@
-"""The Celery app: tenant-aware (tenant-schemas-celery), four queues, beat schedule."""
+"""The Celery app: tenant-aware (tenant-schemas-celery), four queues, beat schedule (from the registry)."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from celery.schedules import crontab
+from celery.signals import beat_init
 from kombu import Queue
 from tenant_schemas_celery.app import CeleryApp
 
@@ -19,6 +20,7 @@ app.conf.update(
     task_default_queue="high_priority",
     # Routing by task name prefix: each app's tasks declare their queue here, in one place.
     task_routes={
+        "shared_apps.tenants.tasks.signup_verification_email": {"queue": "notifications"},
         "shared_apps.tenants.tasks.*": {"queue": "high_priority"},
         "tenant_apps.surveys.tasks.*": {"queue": "high_priority"},
         "tenant_apps.responses.tasks.*": {"queue": "high_priority"},
@@ -37,19 +39,28 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     broker_transport_options={"visibility_timeout": 3600},
     task_tenant_cache_seconds=10,
-    beat_schedule={
-        "sync-drafts": {
-            "task": "tenant_apps.responses.tasks.drafts_sync_all",
-            "schedule": 60.0,
-        },
-        "maintain-partitions": {
-            "task": "shared_apps.tenants.tasks.partitions_maintain",
-            "schedule": crontab(minute=5, hour=2),
-        },
-        "purge-deleted-tenants": {
-            "task": "shared_apps.tenants.tasks.tenant_purge_due",
-            "schedule": crontab(minute=17),
-        },
-    },
 )
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    """Beat entries from what the apps registered (``shared_apps.core.registry.register_periodic_job``):
+    a per-tenant job runs the fan-out task, which sends one task per active organisation."""
+    from shared_apps.core import registry
+
+    schedule: dict[str, dict[str, Any]] = {}
+    for job in registry.periodic_jobs():
+        if job.per_tenant:
+            entry = {"task": "shared_apps.tenants.tasks.periodic_fan_out", "kwargs": {"job": job.name}}
+        else:
+            entry = {"task": job.task, "kwargs": dict(job.kwargs or {})}
+        schedule[job.name] = {**entry, "schedule": job.schedule}
+    return schedule
+
+
+@beat_init.connect
+def _install_beat_schedule(sender: Any, **kwargs: Any) -> None:
+    # Django is set up by now (beat's loader ran), so every AppConfig.ready() has registered its jobs.
+    sender.scheduler.update_from_dict(beat_schedule())
+
+
 app.autodiscover_tasks()

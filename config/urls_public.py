@@ -3,10 +3,13 @@
 from django.urls import path
 
 from config.urls_common import api_doc_patterns
-from shared_apps.tenants.apis import SignupCreateApi, SignupStatusApi
+from shared_apps.tenants.apis import SignupCreateApi, SignupStatusApi, SignupVerifyApi
+from shared_apps.tenants.views import signup_verify_page
 
 urlpatterns = [
     path("api/v1/signup/", SignupCreateApi.as_view(), name="signup-create"),
+    path("api/v1/signup/verify/", SignupVerifyApi.as_view(), name="signup-verify"),
+    path("signup/verify/", signup_verify_page, name="signup-verify-page"),
     path("api/v1/signup/<uuid:public_id>/", SignupStatusApi.as_view(), name="signup-status"),
     *api_doc_patterns("config.urls_public"),
 ]

@@ -153,6 +153,13 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Number of reverse proxies in front of the app whose X-Forwarded-For entries are trusted (0: use REMOTE_ADDR).
+# Self-service signup: hours a verification link works (unverified signups are then purged), caps on
+# unverified signups (all, and per e-mail address), and request rates (per client IP, and overall).
+SIGNUP_VERIFICATION_HOURS: int = env.int("SIGNUP_VERIFICATION_HOURS", default=24)
+SIGNUP_PENDING_MAX: int = env.int("SIGNUP_PENDING_MAX", default=1000)
+SIGNUP_PENDING_PER_EMAIL: int = env.int("SIGNUP_PENDING_PER_EMAIL", default=3)
+SIGNUP_RATE_PER_IP: str = env("SIGNUP_RATE_PER_IP", default="5/hour")
+SIGNUP_RATE_GLOBAL: str = env("SIGNUP_RATE_GLOBAL", default="100/hour")
 TRUSTED_PROXY_COUNT: int = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # Lockout (django-axes): per organisation (its tables live in each tenant schema); an account OR an IP

@@ -21,16 +21,18 @@ from typing import Any
 
 from psycopg import sql
 
+from shared_apps.core import registry
+
 TENANT_SETTING = "app.tenant"
 POLICY_NAME = "tenant_isolation"
-# Tables whose rows the application may add and read but never change (append-only), with
-# their partitions (``<table>_p...``, ``<table>_default``).
-APPEND_ONLY_TABLES: frozenset[str] = frozenset({"audit_event", "surveys_surveyversion"})
 
 
 def is_append_only(table_name: str) -> bool:
+    """Tables whose rows the application may add and read but never change (registered by tenant apps:
+    ``registry.register_append_only_table``), with their partitions (``<table>_p...``, ``<table>_default``)."""
     return any(
-        table_name == t or table_name.startswith(f"{t}_p") or table_name == f"{t}_default" for t in APPEND_ONLY_TABLES
+        table_name == t or table_name.startswith(f"{t}_p") or table_name == f"{t}_default"
+        for t in registry.append_only_tables()
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.request import Request
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
 
 class _TenantRateMixin:
@@ -40,3 +41,27 @@ class TenantUserRateThrottle(_TenantRateMixin, UserRateThrottle):
             return True
         self.use_tenant_rate(request)
         return super().allow_request(request, view)
+
+
+class SignupIpThrottle(SimpleRateThrottle):
+    """Signups per client IP (``SIGNUP_RATE_PER_IP``; the IP honours ``TRUSTED_PROXY_COUNT``)."""
+
+    scope = "signup_ip"
+
+    def get_rate(self) -> str:
+        return str(settings.SIGNUP_RATE_PER_IP)
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class SignupGlobalThrottle(SimpleRateThrottle):
+    """Signups across the whole platform (``SIGNUP_RATE_GLOBAL``): a ceiling however many IPs are used."""
+
+    scope = "signup_global"
+
+    def get_rate(self) -> str:
+        return str(settings.SIGNUP_RATE_GLOBAL)
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": "all"}

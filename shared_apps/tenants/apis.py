@@ -7,16 +7,19 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shared_apps.core.throttling import SignupGlobalThrottle, SignupIpThrottle
 from shared_apps.tenants.models import Organisation
 from shared_apps.tenants.selectors import organisation_get_by_public_id
-from shared_apps.tenants.services import organisation_signup, tenant_url
+from shared_apps.tenants.services import SignupRefused, organisation_signup, signup_verify, tenant_url
 
+SIGNUP_STATES = ["unverified", "pending", "ready", "failed"]
 SIGNUP_STATUS: dict[str, str] = {
+    Organisation.Status.PENDING_VERIFICATION: "unverified",
     Organisation.Status.PROVISIONING: "pending",
     Organisation.Status.ACTIVE: "ready",
     Organisation.Status.FAILED: "failed",
@@ -25,7 +28,7 @@ SIGNUP_STATUS: dict[str, str] = {
 
 class SignupStatusOutput(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["pending", "ready", "failed"])
+    status = serializers.ChoiceField(choices=SIGNUP_STATES)
     status_url = serializers.URLField()
     tenant_url = serializers.URLField(allow_null=True)
     message = serializers.CharField()
@@ -34,6 +37,7 @@ class SignupStatusOutput(serializers.Serializer):
 def _status_payload(request: Request, organisation: Organisation) -> dict[str, Any]:
     state = SIGNUP_STATUS.get(organisation.status, "ready")  # suspended/deleted later: it was created
     messages = {
+        "unverified": "Check your e-mail: follow the link we sent to confirm the address and create the organisation.",
         "pending": "Your organisation is being set up.",
         "ready": "Your organisation is ready.",
         "failed": "Setting up your organisation failed. Please try again; nothing was kept.",
@@ -47,7 +51,27 @@ def _status_payload(request: Request, organisation: Organisation) -> dict[str, A
     }
 
 
+class SignupCapacity(Throttled):
+    default_code = "signup_capacity"
+
+
+class PendingSignupsConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "too_many_pending_signups"
+
+
+def _refused(exc: SignupRefused) -> APIException:
+    if exc.status == status.HTTP_429_TOO_MANY_REQUESTS:
+        return SignupCapacity(wait=exc.retry_after, detail=str(exc))
+    return PendingSignupsConflict(str(exc))
+
+
 class SignupCreateApi(APIView):
+    """Records the organisation unverified and e-mails a confirmation link; nothing is provisioned
+    until the link is followed. Rate-limited per client IP and overall (429 with Retry-After)."""
+
+    throttle_classes = [SignupIpThrottle, SignupGlobalThrottle]
+
     class InputSerializer(serializers.Serializer):
         organisation_name = serializers.CharField(max_length=200)
         subdomain = serializers.CharField(max_length=40)
@@ -66,6 +90,30 @@ class SignupCreateApi(APIView):
                 admin_email=data["admin_email"],
                 password=data["password"],
             )
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        except SignupRefused as exc:
+            raise _refused(exc) from exc
+        payload = _status_payload(request, organisation)
+        return Response(
+            SignupStatusOutput(payload).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": payload["status_url"]},
+        )
+
+
+class SignupVerifyApi(APIView):
+    """The token from the e-mailed link: verifies the address (once) and starts provisioning."""
+
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=1000)
+
+    @extend_schema(request=InputSerializer, responses={202: SignupStatusOutput}, operation_id="signup_verify")
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            organisation, _admin = signup_verify(token=serializer.validated_data["token"])
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from exc
         payload = _status_payload(request, organisation)

@@ -81,6 +81,8 @@ def schema_name_for_slug(slug: str) -> str:
 
 class Organisation(TenantMixin):
     class Status(models.TextChoices):
+        # Self-service signup whose e-mail is not verified yet: no domain, no schema.
+        PENDING_VERIFICATION = "pending_verification"
         PROVISIONING = "provisioning"
         ACTIVE = "active"
         SUSPENDED = "suspended"
@@ -116,6 +118,10 @@ class Organisation(TenantMixin):
     # Rate limits for this organisation, e.g. "300/min"; blank: the platform defaults.
     rate_limit_user = models.CharField(max_length=20, blank=True, validators=[validate_rate])
     rate_limit_anon = models.CharField(max_length=20, blank=True, validators=[validate_rate])
+    # Self-service signup, until verified: the admin's e-mail and password hash (blank: an existing
+    # account); the hash is cleared on verification.
+    signup_email = models.EmailField(blank=True, db_index=True)
+    signup_password = models.CharField(max_length=128, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -2,7 +2,7 @@
 
 The table is created by SQL in the migration (``PARTITION BY RANGE (occurred_at)``, primary key
 ``(id, occurred_at)``); Django does not manage it. The application role may INSERT and SELECT but
-not UPDATE, DELETE or TRUNCATE it (``shared_apps.core.rls.APPEND_ONLY_TABLES``)."""
+not UPDATE, DELETE or TRUNCATE it (registered append-only in ``AuditConfig.ready``)."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ import logging
 from django.core.mail import EmailMessage
 from django.utils.module_loading import import_string
 
+from shared_apps.core import registry
 from shared_apps.core.tasks import tenant_task
-from tenant_apps.notifications.services import EMAIL_BUILDERS
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 )
 def email_send(*, schema_name: str, kind: str, object_id: int) -> bool:
     """Build and send one email. Returns False when the row no longer calls for it."""
-    message = import_string(EMAIL_BUILDERS[kind])(object_id)
+    message = import_string(registry.email_builder(kind))(object_id)
     if message is None:
         return False
     to, subject, body = message

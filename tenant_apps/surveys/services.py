@@ -14,6 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from shared_apps.core.tenancy import current_schema
+from shared_apps.tenants.services.branding import branding_validate
 from tenant_apps.audit.services import audit_record, diff
 from tenant_apps.surveys.load import survey_load_invalidate
 from tenant_apps.surveys.logic.compiler import CompileResult, check_structure, compile_definition
@@ -57,6 +58,8 @@ def survey_create(
 ) -> Survey:
     definition = definition if definition is not None else {"pages": []}
     _structure_or_raise(definition)
+    if "branding" in settings:
+        branding_validate(settings["branding"], field="branding")
     with transaction.atomic():
         survey = Survey(
             title=title,
@@ -99,6 +102,8 @@ def survey_update_settings(*, survey: Survey, expected_revision: int | None = No
     unknown = set(changes) - set(SETTINGS_FIELDS)
     if unknown:
         raise ValidationError({key: ["Not a survey setting."] for key in unknown})
+    if "branding" in changes:
+        branding_validate(changes["branding"], field="branding")
     with transaction.atomic():
         survey = _locked(survey, expected_revision)
         before = {key: getattr(survey, key) for key in changes}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -163,7 +164,12 @@ def test_purge_drops_only_tenants_past_their_grace_period(make_tenant):
 
 
 def test_cli_exit_codes_and_help():
-    env = {"DJANGO_SETTINGS_MODULE": "config.settings.test", "PATH": "/usr/bin:/bin"}
+    # The test database and services of this session (TEST_*), nothing else from the environment.
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "PATH": "/usr/bin:/bin",
+        **{k: v for k, v in os.environ.items() if k.startswith("TEST_")},
+    }
     ok = subprocess.run(
         [sys.executable, "manage.py", "suspend_tenant", "--help"],
         cwd=ROOT,

@@ -18,13 +18,13 @@ from shared_apps.accounts.models import User
 from shared_apps.accounts.services import password_generate
 from shared_apps.tenants.models import Organisation
 from shared_apps.tenants.services import (
-    _tenant_seed,
     owner_cursor,
     schema_secure,
     tenant_create,
     tenant_hard_delete,
     tenant_register,
 )
+from shared_apps.tenants.services.provisioning import _tenant_seed
 
 
 def _percentile(values: list[float], q: float) -> float:

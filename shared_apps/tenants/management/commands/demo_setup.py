@@ -6,6 +6,7 @@ from django.core.management.base import CommandParser
 
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import password_generate
+from shared_apps.core import registry
 from shared_apps.tenants.management.commands._base import TenantCommand
 from shared_apps.tenants.models import Organisation
 from shared_apps.tenants.services import tenant_create, tenant_url
@@ -37,11 +38,6 @@ class Command(TenantCommand):
         self.stdout.write(f"  URL:            {tenant_url(organisation)}")
         self.stdout.write(f"  Admin email:    {admin.email}")
         self.stdout.write(f"  Admin password: {password}  (new on every start)")
-        from django_tenants.utils import tenant_context
-
-        from tenant_apps.surveys.models import Survey
-
-        with tenant_context(organisation):
-            link = Survey.objects.filter(status=Survey.Status.PUBLISHED).values_list("public_link", flat=True).first()
-        if link:
-            self.stdout.write(f"  Demo survey:    {tenant_url(organisation)}s/{link}")
+        for _name, lines in registry.demo_lines():
+            for label, value in lines(organisation):
+                self.stdout.write(f"  {label + ':':<16}{value}")

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from shared_apps.tenants.management.commands._base import TenantCommand
+from shared_apps.tenants.models import Organisation
 from shared_apps.tenants.selectors import organisation_list
 from shared_apps.tenants.services import tenant_url
 
@@ -15,7 +16,13 @@ class Command(TenantCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print a JSON array instead of a table.")
-        parser.add_argument("--status", default=None, help="Only organisations with this status.")
+        parser.add_argument(
+            "--status",
+            default=None,
+            choices=Organisation.Status.values,
+            help="Only organisations with this status (pending_verification: signups whose e-mail is not verified; "
+            "see also list_signups and purge_signups).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         organisations = organisation_list()

@@ -7,6 +7,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from shared_apps.core import registry
 from shared_apps.tenants.management.commands._base import TenantCommand
 from shared_apps.tenants.models import Organisation
 
@@ -26,8 +27,6 @@ class Command(TenantCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from axes.models import AccessAttempt
 
-        from tenant_apps.audit.services import audit_record
-
         organisation = Organisation.objects.filter(slug=options["slug"], kind=Organisation.Kind.CUSTOMER).first()
         if organisation is None:
             raise CommandError(f"No organisation with the subdomain {options['slug']!r}.")
@@ -41,7 +40,7 @@ class Command(TenantCommand):
                 if not (options["email"] or options["ip"]):
                     self.stdout.write("Clearing every failed sign-in record of this organisation.")
                 count, _ = attempts.delete()
-                audit_record(
+                registry.audit(
                     action="auth.lockout_cleared",
                     target_type="organisation",
                     target_id=organisation.slug,

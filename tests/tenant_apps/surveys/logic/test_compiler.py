@@ -213,7 +213,7 @@ CASES = [
         {"question": "q_later"},
     ),
     (
-        "type_mismatch",
+        "invalid_regex",
         survey(page("p1", TEXT), page("p2", later({"q": "q_text", "op": "matches", "value": "(?<=x)"}))),
         {"question": "q_later"},
     ),

@@ -21,6 +21,7 @@ from django_redis import get_redis_connection
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.responses.models import DraftCopy, SubmissionKey
 from tenant_apps.responses.validation import answers_validate
+from tenant_apps.surveys.definition import question_types
 from tenant_apps.surveys.models import Survey
 
 DRAFT_TTL = dt.timedelta(days=7)
@@ -251,7 +252,7 @@ def submission_create(
     schema = current_schema()
     try:
         with transaction.atomic():
-            types = {q["id"]: q["type"] for page in definition.get("pages", []) for q in page.get("questions", [])}
+            types = question_types(definition)
             with connection.cursor() as cursor:
                 # One statement writes the submission, its answer rows and its key (one round trip).
                 cursor.execute(

@@ -25,11 +25,12 @@ def publication_compile(*, schema_name: str, publication_id: int) -> str:
         if publication is None:
             return "missing"
         return publication_compile_run(publication=publication).status
-    except Exception:
-        logger.exception("publication %s in %s: the compile task failed", publication_id, schema_name)
+    except Exception as exc:
+        # Record first: reporting the error must not be what leaves the publication pending.
         publication_fail(
             publication_id=publication_id,
             reason="The publication could not be compiled because of an internal error. Request it again; "
             "if it fails again, contact support.",
         )
+        logger.error("publication %s in %s: the compile task failed: %r", publication_id, schema_name, exc)
         return Publication.Status.FAILED

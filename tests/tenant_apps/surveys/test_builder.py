@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 
 from tenant_apps.surveys.models import Publication, Survey, SurveyVersion
 from tenant_apps.surveys.services import DEMO_DEFINITION, publication_compile_run
+from tenant_apps.surveys.tasks import publication_compile
 
 ALL_TYPES = [
     {"id": "q_short", "type": "short_text", "text": "Name", "min_length": 1, "max_length": 40, "pattern": "^[A-Z]"},
@@ -413,6 +414,34 @@ def test_every_builder_write_returns_the_current_diagnostics(creator):
         assert set(response.json()["diagnostics"]) == {"valid", "errors"}, path
     validate = _json(creator, "post", f"/api/v1/surveys/{sid}/validate/").json()
     assert validate == response.json()["diagnostics"]
+
+
+def _deeply_nested(levels: int) -> str:
+    return '{"pages": [{"id": "p1", "visible_if": ' + '{"not": ' * levels + "{}" + "}" * levels + "}]}"
+
+
+@pytest.mark.worker
+def test_a_publication_whose_task_fails_ends_failed_with_a_reason(tenant_a, creator, celery_worker_process):
+    """Here the stored definition cannot even be read by the worker (nested deeper than Python's JSON decoder
+    goes): the task fails, and the publication must say so rather than stay pending forever."""
+    survey = _new_survey(creator, copy.deepcopy(DEMO_DEFINITION))
+    with tenant_context(tenant_a):
+        publication = Publication.objects.create(survey_id=survey["id"], revision=1, definition={"pages": []})
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE surveys_publication SET definition = %s::jsonb WHERE id = %s",
+                [_deeply_nested(3000), publication.pk],
+            )
+        publication_compile.delay(schema_name=tenant_a.schema_name, publication_id=publication.pk)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, errors = Publication.objects.filter(pk=publication.pk).values_list("status", "errors").get()
+            if status != "pending":
+                break
+            time.sleep(0.2)
+    assert status == "failed"
+    assert errors[0]["code"] == "publication_failed"
+    assert "internal error" in errors[0]["message"]
 
 
 @pytest.mark.worker

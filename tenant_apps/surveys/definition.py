@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 Json = Any
 
@@ -92,12 +92,12 @@ _ID_RE = re.compile(ID_PATTERN)
 _DATE_RE = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])")
 
 
-def is_id(value: Any) -> bool:
+def is_id(value: Any) -> TypeGuard[str]:
     """An element id: a string, an ASCII letter then up to 63 ASCII letters, digits or ``_`` (nothing else)."""
     return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
 
 
-def is_date(value: Any) -> bool:
+def is_date(value: Any) -> TypeGuard[str]:
     """``YYYY-MM-DD`` exactly (ASCII digits, month 01-12, day 01-31); the calendar is not checked."""
     return isinstance(value, str) and _DATE_RE.fullmatch(value) is not None
 

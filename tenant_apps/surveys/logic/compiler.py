@@ -338,15 +338,14 @@ class _Compiler:
     def _comparison(self, c: Mapping[str, Any], where: _Where) -> None:
         """Every fault of a comparison is reported (operator, left side, value), not only the first."""
         op = c.get("op")
-        known_op = isinstance(op, str) and op in OPERATORS
-        if not known_op:
+        if not (isinstance(op, str) and op in OPERATORS):
             self.error(
                 "unknown_operator",
                 "The comparison has no operator." if op is None else f"Unknown operator {show(op)}.",
                 where.at(".op"),
             )
         kind = self._left_kind(c, where)
-        if not known_op or op in NO_VALUE_OPS:
+        if not (isinstance(op, str) and op in OPERATORS) or op in NO_VALUE_OPS:
             return
         if "value" not in c:
             self.error("invalid_condition", f"Operator '{op}' needs a value.", where.at(".value"))

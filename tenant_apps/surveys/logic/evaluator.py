@@ -193,7 +193,7 @@ class _State:
                 return other_text or None
             return labels.get(value, value) if question.get("choices") else value
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return ", ".join(other_text if v == OTHER else labels.get(v, v) for v in value)
+            return ", ".join(other_text if v == OTHER else str(labels.get(v, v)) for v in value)
         return None
 
     def pipe(self, text: str) -> str:

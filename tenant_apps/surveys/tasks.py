@@ -25,7 +25,7 @@ def publication_compile(*, schema_name: str, publication_id: int) -> str:
         if publication is None:
             return "missing"
         return publication_compile_run(publication=publication).status
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever failed, the publication must not stay pending
         # Record first: reporting the error must not be what leaves the publication pending.
         publication_fail(
             publication_id=publication_id,

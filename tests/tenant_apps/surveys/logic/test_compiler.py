@@ -523,8 +523,10 @@ def test_the_compiler_never_raises_and_every_error_has_a_place(definition):
     assert result.ok == (result.compiled is not None)
     for error in result.errors:
         location = error.as_dict()["location"]
-        assert isinstance(location["path"], str) and location["path"], error
+        assert isinstance(location["path"], str), error
+        assert location["path"], error
         assert error.message
-        assert "None" not in error.message and "unhashable" not in error.message
+        assert "None" not in error.message
+        assert "unhashable" not in error.message
         if location["path"].startswith("pages[") and not error.code.startswith("invalid_id"):
             assert location.get("page"), error

@@ -184,7 +184,7 @@ class SubmissionCursor(CursorPagination):
 class SubmissionOutput(serializers.Serializer):
     id = serializers.UUIDField(source="uid")
     submitted_at = serializers.DateTimeField()
-    version = serializers.IntegerField(source="version_id")
+    version = serializers.IntegerField(source="version_number")  # the number, as /versions/<number>/
     respondent_id = serializers.IntegerField(allow_null=True)
     end_screen = serializers.CharField(allow_null=True)
     variables = serializers.JSONField()

@@ -17,6 +17,7 @@ from django.utils.text import get_valid_filename
 
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.responses.services import ResponseError
+from tenant_apps.surveys.definition import AnswerShape, answer_shape, questions_by_id
 
 FILE_SALT = "responses.file"
 DOWNLOAD_SALT = "responses.download"
@@ -30,10 +31,9 @@ class StoredFile:
 
 
 def _question(definition: dict[str, Any], question_id: str) -> dict[str, Any]:
-    for page in definition.get("pages", []):
-        for question in page.get("questions", []):
-            if question.get("id") == question_id and question.get("type") == "file_upload":
-                return question
+    question = questions_by_id(definition).get(question_id)
+    if question is not None and answer_shape(question.get("type")) is AnswerShape.FILE:
+        return dict(question)
     raise ResponseError("invalid_question", "This survey has no file question with that id.", 400)
 
 

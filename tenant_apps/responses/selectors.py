@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from tenant_apps.responses.models import Answer, DraftCopy, Submission
+from tenant_apps.surveys.models import SurveyVersion
 
 
 def submission_list(
@@ -18,8 +19,12 @@ def submission_list(
     answer: tuple[str, Any] | None = None,
 ) -> QuerySet[Submission]:
     """Newest first, soft-deleted excluded. A date range scans only the matching monthly partitions.
-    ``answer`` = (question id, value): submissions whose answer equals the value or includes it."""
-    qs = Submission.objects.filter(survey_id=survey_id, deleted_at__isnull=True)
+    ``answer`` = (question id, value): submissions whose answer equals the value or includes it.
+    ``version_number`` is the number of the version answered (``version_id`` is that version's row id)."""
+    number = SurveyVersion.objects.filter(pk=OuterRef("version_id")).values("number")[:1]
+    qs = Submission.objects.filter(survey_id=survey_id, deleted_at__isnull=True).annotate(
+        version_number=Subquery(number)
+    )
     if since:
         qs = qs.filter(submitted_at__gte=since)
     if until:

@@ -21,6 +21,7 @@ from django_redis import get_redis_connection
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.responses.models import DraftCopy, SubmissionKey
 from tenant_apps.responses.validation import answers_validate
+from tenant_apps.surveys.definition import AnswerShape, iter_questions, question_types
 from tenant_apps.surveys.models import Survey
 
 DRAFT_TTL = dt.timedelta(days=7)
@@ -251,7 +252,7 @@ def submission_create(
     schema = current_schema()
     try:
         with transaction.atomic():
-            types = {q["id"]: q["type"] for page in definition.get("pages", []) for q in page.get("questions", [])}
+            types = question_types(definition)
             with connection.cursor() as cursor:
                 # One statement writes the submission, its answer rows and its key (one round trip).
                 cursor.execute(
@@ -299,14 +300,13 @@ def _files_check(definition: dict[str, Any], answers: dict[str, Any], survey_id:
     from tenant_apps.responses.files import file_reference
 
     errors = {}
-    for page in definition.get("pages", []):
-        for question in page.get("questions", []):
-            value = answers.get(question["id"])
-            if question["type"] == "file_upload" and isinstance(value, dict):
-                try:
-                    file_reference(file_id=str(value.get("file_id")), survey_id=survey_id, question_id=question["id"])
-                except ResponseError as exc:
-                    errors[question["id"]] = [exc.message]
+    for question in iter_questions(definition):
+        value = answers.get(question.id) if question.id else None
+        if question.id and question.shape is AnswerShape.FILE and isinstance(value, dict):
+            try:
+                file_reference(file_id=str(value.get("file_id")), survey_id=survey_id, question_id=question.id)
+            except ResponseError as exc:
+                errors[question.id] = [exc.message]
     if errors:
         raise ValidationError(errors)
 

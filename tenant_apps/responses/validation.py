@@ -15,15 +15,16 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from tenant_apps.surveys.logic.evaluator import OTHER, evaluate, is_empty
+from tenant_apps.surveys import definition as d
+from tenant_apps.surveys.definition import OTHER, AnswerShape, is_number
+from tenant_apps.surveys.logic.evaluator import evaluate, is_empty
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 MAX_TEXT = 10_000
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 def _length(text: str) -> int:
@@ -39,7 +40,7 @@ def _check_text(q: Mapping[str, Any], value: Any) -> str | None:
         return f"At least {q['min_length']} characters."
     if q["type"] == "email" and value and not EMAIL_RE.match(value):
         return "Enter a valid email address."
-    if q.get("pattern") and value and not re.search(q["pattern"], value):
+    if q.get("pattern") and value and not d.regex_search(q["pattern"], value):  # the subset, as published
         return q.get("pattern_message") or "The answer does not have the expected format."
     return None
 
@@ -62,10 +63,10 @@ def _check_number(q: Mapping[str, Any], value: Any) -> str | None:
 
 
 def _check_choices(q: Mapping[str, Any], value: Any, answers: Mapping[str, Any]) -> str | None:  # noqa: PLR0911
-    ids = {c["id"] for c in q.get("choices", [])}
+    ids = set(d.choice_ids(q))
     if q.get("other"):
         ids.add(OTHER)
-    single = q["type"] in ("single_choice", "dropdown")
+    single = d.answer_shape(q["type"]) is AnswerShape.CHOICE
     items = [value] if single else value
     if single and not isinstance(value, str):
         return "Expected one choice."
@@ -93,7 +94,7 @@ def _check_other(q: Mapping[str, Any], value: Any) -> str | None:  # noqa: PLR09
     if qtype == "yes_no":
         return None if isinstance(value, bool) else "Expected yes or no."
     if qtype == "date":
-        if not (isinstance(value, str) and DATE_RE.fullmatch(value)):
+        if not d.is_date(value):
             return "Expected a date (YYYY-MM-DD)."
         try:
             date.fromisoformat(value)
@@ -105,8 +106,8 @@ def _check_other(q: Mapping[str, Any], value: Any) -> str | None:  # noqa: PLR09
             return f"Expected {q['max_date']} or earlier."
         return None
     if qtype == "matrix":
-        rows = {r["id"] for r in q.get("rows", [])}
-        columns = {c["id"] for c in q.get("columns", [])}
+        rows = set(d.choice_ids(q, "rows"))
+        columns = set(d.choice_ids(q, "columns"))
         if not isinstance(value, dict) or set(value) - rows:
             return "Expected an answer per row."
         for cell in value.values():
@@ -120,12 +121,12 @@ def _check_other(q: Mapping[str, Any], value: Any) -> str | None:  # noqa: PLR09
 
 
 def answer_error(q: Mapping[str, Any], value: Any, answers: Mapping[str, Any]) -> str | None:
-    qtype = q["type"]
-    if qtype in ("short_text", "long_text", "email", "hidden"):
+    shape = d.answer_shape(q["type"])
+    if shape is AnswerShape.TEXT:
         return _check_text(q, value)
-    if qtype in ("number", "rating", "nps"):
+    if shape is AnswerShape.NUMBER:
         return _check_number(q, value)
-    if qtype in ("single_choice", "dropdown", "multiple_choice", "ranking"):
+    if shape in (AnswerShape.CHOICE, AnswerShape.CHOICES):
         return _check_choices(q, value, answers)
     return _check_other(q, value)
 
@@ -135,7 +136,7 @@ def answers_validate(definition: Mapping[str, Any], answers: Any) -> dict[str, A
     question id (or ``answers`` for the payload itself)."""
     if not isinstance(answers, dict):
         raise ValidationError({"answers": ["Expected an object of question id -> answer."]})
-    questions = {q["id"]: q for page in definition.get("pages", []) for q in page.get("questions", [])}
+    questions = d.questions_by_id(definition)
     errors: dict[str, list[str]] = {}
     for key, value in answers.items():
         base = key.removesuffix("__other")

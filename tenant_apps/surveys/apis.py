@@ -93,6 +93,14 @@ def _survey_response(survey: Survey, *, detail: bool = True, code: int = 200) ->
     return Response(serializer(survey).data, status=code, headers={"ETag": f'"r{survey.revision}"'})
 
 
+def _builder_response(survey: Survey, *, code: int = 200) -> Response:
+    """A builder write's answer: the survey and, under ``diagnostics``, the draft's current compile result
+    (the shape of ``/validate/``: ``{"valid", "errors"}``). Drafts may hold logic errors; publishing refuses."""
+    response = _survey_response(survey, code=code)
+    response.data["diagnostics"] = services.survey_validate(survey=survey).as_dict()
+    return response
+
+
 class SurveyApi(TenantApi):
     audit_target_type = "survey"
 
@@ -121,7 +129,7 @@ class SurveyListApi(SurveyApi):
         data = self.CreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         survey = _call(services.survey_create, created_by_id=request.user.pk, **data.validated_data)
-        return _survey_response(survey, code=status.HTTP_201_CREATED)
+        return _builder_response(survey, code=status.HTTP_201_CREATED)
 
 
 class SurveyDetailApi(SurveyApi):
@@ -166,7 +174,7 @@ class SurveyDefinitionApi(SurveyApi):
             definition=request.data,
             expected_revision=_if_match(request),
         )
-        return _survey_response(survey)
+        return _builder_response(survey)
 
 
 def _element(request: Request) -> tuple[dict[str, Any], int | None]:
@@ -192,7 +200,7 @@ class PageListApi(SurveyApi):
             position=position,
             expected_revision=_if_match(request),
         )
-        return _survey_response(survey, code=status.HTTP_201_CREATED)
+        return _builder_response(survey, code=status.HTTP_201_CREATED)
 
 
 class PageDetailApi(SurveyApi):
@@ -208,14 +216,14 @@ class PageDetailApi(SurveyApi):
             changes=changes,
             expected_revision=_if_match(request),
         )
-        return _survey_response(survey)
+        return _builder_response(survey)
 
     @extend_schema(responses={200: SurveyDetailOutput}, operation_id="page_delete")
     def delete(self, request: Request, pk: int, page_id: str) -> Response:
         survey = _call(
             services.page_delete, survey=self.survey(pk), page_id=page_id, expected_revision=_if_match(request)
         )
-        return _survey_response(survey)
+        return _builder_response(survey)
 
 
 class OrderInput(serializers.Serializer):
@@ -235,7 +243,7 @@ class PageReorderApi(SurveyApi):
             order=data.validated_data["order"],
             expected_revision=_if_match(request),
         )
-        return _survey_response(survey)
+        return _builder_response(survey)
 
 
 class QuestionListApi(SurveyApi):
@@ -252,7 +260,7 @@ class QuestionListApi(SurveyApi):
             position=position,
             expected_revision=_if_match(request),
         )
-        return _survey_response(survey, code=status.HTTP_201_CREATED)
+        return _builder_response(survey, code=status.HTTP_201_CREATED)
 
 
 class QuestionDetailApi(SurveyApi):
@@ -268,7 +276,7 @@ class QuestionDetailApi(SurveyApi):
             changes=changes,
             expected_revision=_if_match(request),
         )
-        return _survey_response(survey)
+        return _builder_response(survey)
 
     @extend_schema(responses={200: SurveyDetailOutput}, operation_id="question_delete")
     def delete(self, request: Request, pk: int, question_id: str) -> Response:
@@ -278,7 +286,7 @@ class QuestionDetailApi(SurveyApi):
             question_id=question_id,
             expected_revision=_if_match(request),
         )
-        return _survey_response(survey)
+        return _builder_response(survey)
 
 
 class QuestionMoveApi(SurveyApi):
@@ -300,7 +308,7 @@ class QuestionMoveApi(SurveyApi):
             position=data.validated_data.get("position"),
             expected_revision=_if_match(request),
         )
-        return _survey_response(survey)
+        return _builder_response(survey)
 
 
 class SurveyDuplicateApi(SurveyApi):
@@ -324,7 +332,7 @@ class SurveyValidateApi(SurveyApi):
     @extend_schema(request=None, responses={200: CompileErrorOutput(many=True)}, operation_id="survey_validate")
     def post(self, request: Request, pk: int) -> Response:
         result = services.survey_validate(survey=self.survey(pk))
-        return Response({"valid": result.ok, "errors": [e.as_dict() for e in result.errors]})
+        return Response(result.as_dict())
 
 
 class PublicationOutput(serializers.Serializer):
@@ -422,7 +430,7 @@ class SurveyImportApi(SurveyApi):
     @extend_schema(request=serializers.JSONField(), responses={201: SurveyDetailOutput}, operation_id="survey_import")
     def post(self, request: Request) -> Response:
         survey = _call(services.survey_import, document=request.data, created_by_id=request.user.pk)
-        return _survey_response(survey, code=status.HTTP_201_CREATED)
+        return _builder_response(survey, code=status.HTTP_201_CREATED)
 
 
 def open_survey(request: Request, link: str) -> LoadedSurvey | HttpResponse:

@@ -99,6 +99,7 @@ class Publication(models.Model):
         PENDING = "pending"
         PUBLISHED = "published"
         REJECTED = "rejected"
+        FAILED = "failed"  # the compile task itself failed (``errors`` says why); request publication again
 
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="publications")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

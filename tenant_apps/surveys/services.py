@@ -358,6 +358,17 @@ def publication_compile_run(*, publication: Publication) -> Publication:
     return publication
 
 
+def publication_fail(*, publication_id: int, reason: str) -> bool:
+    """Mark a still pending publication ``failed`` with the reason (the compile task could not finish).
+    Touches only the status columns, so it works even when the stored definition cannot be read."""
+    failed = Publication.objects.filter(pk=publication_id, status=Publication.Status.PENDING).update(
+        status=Publication.Status.FAILED,
+        errors=[{"code": "publication_failed", "message": reason, "location": {"path": "$"}}],
+        finished_at=timezone.now(),
+    )
+    return bool(failed)
+
+
 def _set_status(survey: Survey, status: str, allowed_from: tuple[str, ...], action: str) -> Survey:
     with transaction.atomic():
         survey = Survey.objects.select_for_update().get(pk=survey.pk)

@@ -1,58 +1,63 @@
 """Checking a survey definition: structure (on every builder write) and the logic graph (on publish).
 
-``compile_definition`` refuses, with errors naming the page/question/rule: malformed structure; references
+``compile_definition`` refuses, with errors naming the page/question/rule and the JSON path of the fault
+inside the definition (``pages[1].questions[0].visible_if.all[2].value``): malformed structure; references
 to unknown questions, choices, rows, variables, pages or end screens; conditions on questions that cannot
 have been answered yet (forward references); backward skips (cycles in skip logic) and cycles between
 variables; pages or questions no path can reach; type mismatches (a number compared with text, a choice
-id of another question, a date test on a non-date); a required question that is always hidden.
+id of another question, a date test on a non-date); regular expressions outside the subset of SPEC.md; a
+required question that is always hidden. It never raises: any JSON value gets a result.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tenant_apps.surveys.logic.evaluator import OTHER
+from tenant_apps.surveys import definition as d
+from tenant_apps.surveys.definition import (
+    CHOICE_TYPES,
+    LIST_CHOICE_TYPES,
+    NUMBER_TYPES,
+    OTHER,
+    TEXT_TYPES,
+    AnswerShape,
+    is_date,
+    is_id,
+    is_number,
+    regex_check,
+)
 
-ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-DATE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
-PIPE_RE = re.compile(r"\{\{\s*(var\.)?([A-Za-z][A-Za-z0-9_]{0,63})\s*(?:\|[^}]*)?\}\}")
-# Outside the common subset of Python's and ECMAScript's regular expressions (or meaning different things:
-# \s is Unicode-wide in ECMAScript, ASCII here).
-UNSUPPORTED_REGEX = re.compile(r"\(\?|\\[AZzpPQEsS]|[*+?}]\+")
-
-TEXT_TYPES = {"short_text", "long_text", "email", "hidden"}
-NUMBER_TYPES = {"number", "rating", "nps"}
-SINGLE_CHOICE_TYPES = {"single_choice", "dropdown"}
-LIST_CHOICE_TYPES = {"multiple_choice", "ranking"}
-CHOICE_TYPES = SINGLE_CHOICE_TYPES | LIST_CHOICE_TYPES
-QUESTION_TYPES = TEXT_TYPES | NUMBER_TYPES | CHOICE_TYPES | {"yes_no", "date", "matrix", "file_upload", "statement"}
-OPERATORS = {
-    "equals",
-    "not_equals",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "between",
-    "in",
-    "contains",
-    "contains_any",
-    "contains_all",
-    "is_empty",
-    "is_answered",
-    "matches",
-    "date_before",
-    "date_after",
-}
-NO_VALUE_OPS = {"is_empty", "is_answered"}
-NUMERIC_OPS = {"gt", "gte", "lt", "lte", "between"}
-DATE_OPS = {"date_before", "date_after"}
-LIST_VALUE_OPS = {"in", "contains_any", "contains_all"}
-EXPR_LIST_OPS = {"add", "sum", "mul", "min", "max"}
-EXPR_PAIR_OPS = {"sub", "div", "round"}
+PIPE_RE = re.compile(r"\{\{ *(var\.)?([A-Za-z][A-Za-z0-9_]{0,63}) *(?:\|[^}]*)?\}\}")
+OPERATORS = frozenset(
+    {
+        "equals",
+        "not_equals",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "between",
+        "in",
+        "contains",
+        "contains_any",
+        "contains_all",
+        "is_empty",
+        "is_answered",
+        "matches",
+        "date_before",
+        "date_after",
+    }
+)
+NO_VALUE_OPS = frozenset({"is_empty", "is_answered"})
+NUMERIC_OPS = frozenset({"gt", "gte", "lt", "lte", "between"})
+DATE_OPS = frozenset({"date_before", "date_after"})
+LIST_VALUE_OPS = frozenset({"in", "contains_any", "contains_all"})
+EXPR_LIST_OPS = frozenset({"add", "sum", "mul", "min", "max"})
+EXPR_PAIR_OPS = frozenset({"sub", "div", "round"})
 SETTINGS_NUMBERS = (
     "min",
     "max",
@@ -63,7 +68,18 @@ SETTINGS_NUMBERS = (
     "scale",
     "max_size_mb",
 )
+BOOLEAN_SETTINGS = ("required", "other", "multiple", "integer", "randomize_choices")
 MAX_QUESTIONS = 500
+MAX_DEPTH = 32  # nesting of conditions and expressions
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """A JSON value as the builder shows it (not Python's repr)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = "(a value)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -73,9 +89,13 @@ class CompileError:
     page: str | None = None
     question: str | None = None
     rule: str | None = None
+    path: str = "$"
 
     def as_dict(self) -> dict[str, Any]:
-        location = {k: v for k, v in (("page", self.page), ("question", self.question), ("rule", self.rule)) if v}
+        location: dict[str, Any] = {
+            k: v for k, v in (("page", self.page), ("question", self.question), ("rule", self.rule)) if v
+        }
+        location["path"] = self.path
         return {"code": self.code, "message": self.message, "location": location}
 
 
@@ -88,19 +108,24 @@ class CompileResult:
     def ok(self) -> bool:
         return not self.errors
 
+    def as_dict(self) -> dict[str, Any]:
+        """The diagnostics as the API shows them: ``{"valid": bool, "errors": [...]}``."""
+        return {"valid": self.ok, "errors": [e.as_dict() for e in self.errors]}
+
 
 @dataclass(frozen=True)
 class _Where:
     page: str | None = None
     question: str | None = None
     rule: str | None = None
+    path: str = "$"
     # Position of the element: questions strictly before it (or up to it, for page rules) may be read.
     position: tuple[int, int] = (0, 0)
     inclusive: bool = False
 
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    def at(self, suffix: str) -> _Where:
+        """The same place, deeper in the JSON (``.value``, ``.all[2]``, ``[0]``)."""
+        return replace(self, path=self.path + suffix)
 
 
 def _always_false(condition: Any) -> bool:
@@ -108,7 +133,7 @@ def _always_false(condition: Any) -> bool:
         if condition.get("any") == []:
             return True
         if "not" in condition:
-            return condition["not"] == {"all": []}
+            return bool(condition["not"] == {"all": []})
     return False
 
 
@@ -116,277 +141,348 @@ def _always_true(condition: Any) -> bool:
     return condition is None or condition == {"all": []}
 
 
+def _key(value: Any) -> str | None:
+    """An id to look up (only strings are ids: a list or an object is never one, and never raises)."""
+    return value if isinstance(value, str) else None
+
+
 class _Compiler:
-    def __init__(self, definition: Mapping[str, Any]) -> None:
+    def __init__(self, definition: Any) -> None:
         self.d = definition
         self.errors: list[CompileError] = []
-        self.questions: dict[str, dict[str, Any]] = {}
+        self.questions: dict[str, Mapping[str, Any]] = {}
         self.positions: dict[str, tuple[int, int]] = {}
         self.page_index: dict[str, int] = {}
-        self.variables: set[str] = set()
+        self.variables: dict[str, int] = {}
         self.end_screens: set[str] = set()
 
-    def error(self, code: str, message: str, where: _Where | None = None) -> None:
-        where = where or _Where()
-        self.errors.append(CompileError(code, message, where.page, where.question, where.rule))
+    def error(self, code: str, message: str, where: _Where) -> None:
+        self.errors.append(CompileError(code, message, where.page, where.question, where.rule, where.path))
 
     # --- structure ----------------------------------------------------------------------------
     def structure(self) -> None:
-        d = self.d
-        if not isinstance(d, Mapping):
-            self.error("invalid_definition", "The definition must be a JSON object.")
+        root = _Where()
+        if not isinstance(self.d, Mapping):
+            self.error("invalid_definition", "The definition must be a JSON object.", root)
             return
-        pages = d.get("pages", [])
-        if not isinstance(pages, list):
-            self.error("invalid_definition", "'pages' must be a list.")
+        if "pages" in self.d and not isinstance(self.d["pages"], list):
+            self.error("invalid_definition", "'pages' must be a list.", root.at("pages"))
             return
         for key in ("variables", "end_screens"):
-            if not isinstance(d.get(key, []), list):
-                self.error("invalid_definition", f"'{key}' must be a list.")
+            if key in self.d and not isinstance(self.d[key], list):
+                self.error("invalid_definition", f"'{key}' must be a list.", replace(root, path=key))
                 return
-        for variable in d.get("variables", []):
-            vid = variable.get("id") if isinstance(variable, dict) else None
-            if not isinstance(vid, str) or not ID_RE.match(vid):
-                self.error("invalid_id", f"Variable id {vid!r} must be a letter then letters, digits or _.")
-            elif vid in self.variables:
-                self.error("duplicate_id", f"Variable {vid!r} is defined twice.")
-            else:
-                self.variables.add(vid)
-                if not _is_number(variable.get("initial", 0)):
-                    self.error("type_mismatch", f"Variable {vid!r} must start with a number.")
-        for screen in d.get("end_screens", []):
-            sid = screen.get("id") if isinstance(screen, dict) else None
-            if not isinstance(sid, str) or not ID_RE.match(sid) or sid in self.end_screens:
-                self.error("invalid_id", f"End screen id {sid!r} is missing, malformed or used twice.")
-            else:
-                self.end_screens.add(sid)
-        for p_index, page in enumerate(pages):
+        self._variables()
+        self._end_screens()
+        for p_index, page in enumerate(self.d.get("pages", [])):
             self._page_structure(p_index, page)
         if len(self.questions) > MAX_QUESTIONS:
-            self.error("too_many_questions", f"A survey may have at most {MAX_QUESTIONS} questions.")
+            self.error(
+                "too_many_questions",
+                f"A survey may have at most {MAX_QUESTIONS} questions.",
+                replace(root, path="pages"),
+            )
+
+    def _variables(self) -> None:
+        for index, variable in enumerate(self.d.get("variables", [])):
+            where = _Where(path=f"variables[{index}]")
+            vid = variable.get("id") if isinstance(variable, Mapping) else None
+            if not is_id(vid):
+                self.error(
+                    "invalid_id", f"Variable {index + 1} needs an id (a letter then letters, digits or _).", where
+                )
+            elif vid in self.variables:
+                self.error("duplicate_id", f"Variable {vid} is defined twice.", where.at(".id"))
+            else:
+                self.variables[vid] = index
+                if not is_number(variable.get("initial", 0)):
+                    self.error("type_mismatch", f"Variable {vid} must start with a number.", where.at(".initial"))
+
+    def _end_screens(self) -> None:
+        for index, screen in enumerate(self.d.get("end_screens", [])):
+            where = _Where(path=f"end_screens[{index}]")
+            sid = screen.get("id") if isinstance(screen, Mapping) else None
+            if not is_id(sid) or sid in self.end_screens:
+                self.error("invalid_id", f"End screen {index + 1}: its id is missing, malformed or used twice.", where)
+                continue
+            self.end_screens.add(sid)
+            if not isinstance(screen.get("text", ""), str):
+                self.error("invalid_definition", f"End screen {sid}: 'text' must be text.", where.at(".text"))
 
     def _page_structure(self, p_index: int, page: Any) -> None:
-        pid = page.get("id") if isinstance(page, dict) else None
-        if not isinstance(pid, str) or not ID_RE.match(pid):
-            self.error("invalid_id", f"Page {p_index + 1} needs an id (a letter then letters, digits or _).")
+        where = _Where(path=f"pages[{p_index}]")
+        pid = page.get("id") if isinstance(page, Mapping) else None
+        if not is_id(pid):
+            self.error("invalid_id", f"Page {p_index + 1} needs an id (a letter then letters, digits or _).", where)
             return
+        where = replace(where, page=pid)
         if pid in self.page_index or pid in self.questions:
-            self.error("duplicate_id", f"Id {pid!r} is used twice.", _Where(page=pid))
+            self.error("duplicate_id", f"Id {pid} is used twice.", where.at(".id"))
             return
         self.page_index[pid] = p_index
+        if not isinstance(page.get("title", ""), str):
+            self.error("invalid_definition", f"Page {pid}: 'title' must be text.", where.at(".title"))
         questions = page.get("questions", [])
-        if not isinstance(questions, list) or not isinstance(page.get("rules", []), list):
-            self.error("invalid_definition", "'questions' and 'rules' must be lists.", _Where(page=pid))
+        for key in ("questions", "rules"):
+            if not isinstance(page.get(key, []), list):
+                self.error("invalid_definition", f"Page {pid}: '{key}' must be a list.", where.at(f".{key}"))
+        if not isinstance(questions, list):
             return
         for q_index, question in enumerate(questions):
-            self._question_structure(pid, p_index, q_index, question)
+            self._question_structure(where.at(f".questions[{q_index}]"), p_index, q_index, question)
 
-    def _question_structure(self, pid: str, p_index: int, q_index: int, q: Any) -> None:
-        qid = q.get("id") if isinstance(q, dict) else None
-        where = _Where(page=pid, question=qid if isinstance(qid, str) else None)
-        if not isinstance(qid, str) or not ID_RE.match(qid):
-            self.error("invalid_id", f"Question {q_index + 1} of page {pid!r} needs a valid id.", where)
+    def _question_structure(self, where: _Where, p_index: int, q_index: int, q: Any) -> None:
+        qid = q.get("id") if isinstance(q, Mapping) else None
+        if not is_id(qid):
+            self.error("invalid_id", f"Question {q_index + 1} of page {where.page} needs a valid id.", where)
             return
+        where = replace(where, question=qid)
         if qid in self.questions or qid in self.page_index:
-            self.error("duplicate_id", f"Id {qid!r} is used twice.", where)
+            self.error("duplicate_id", f"Id {qid} is used twice.", where.at(".id"))
             return
         qtype = q.get("type")
-        if qtype not in QUESTION_TYPES:
-            self.error("unknown_type", f"Question {qid!r} has unknown type {qtype!r}.", where)
+        shape = d.answer_shape(qtype)
+        if shape is None:
+            message = (
+                f"Question {qid} has no type."
+                if qtype is None
+                else f"Question {qid} has an unknown question type {show(qtype)}."
+            )
+            self.error("unknown_type", message, where.at(".type"))
             return
         self.questions[qid] = q
         self.positions[qid] = (p_index, q_index)
         if not isinstance(q.get("text", ""), str):
-            self.error("invalid_definition", f"Question {qid!r}: 'text' must be a string.", where)
+            self.error("invalid_definition", f"Question {qid}: 'text' must be text.", where.at(".text"))
+        for key in BOOLEAN_SETTINGS:
+            if key in q and not isinstance(q[key], bool):
+                self.error("invalid_setting", f"Question {qid}: '{key}' must be true or false.", where.at(f".{key}"))
         for key in SETTINGS_NUMBERS:
-            if key in q and not (_is_number(q[key]) and q[key] >= 0):
-                self.error("invalid_setting", f"Question {qid!r}: {key!r} must be a non-negative number.", where)
+            if key in q and not (is_number(q[key]) and q[key] >= 0):
+                self.error(
+                    "invalid_setting", f"Question {qid}: '{key}' must be a non-negative number.", where.at(f".{key}")
+                )
         for low, high in (("min", "max"), ("min_length", "max_length"), ("min_selections", "max_selections")):
-            if _is_number(q.get(low)) and _is_number(q.get(high)) and q[low] > q[high]:
-                self.error("invalid_setting", f"Question {qid!r}: {low} is above {high}.", where)
-        if "pattern" in q and (not isinstance(q["pattern"], str) or not self._regex_ok(q["pattern"])):
-            self.error("invalid_regex", f"Question {qid!r}: the validation pattern is not a supported regex.", where)
+            if is_number(q.get(low)) and is_number(q.get(high)) and q[low] > q[high]:
+                self.error("invalid_setting", f"Question {qid}: '{low}' is above '{high}'.", where.at(f".{low}"))
+        if "pattern" in q:
+            problem = regex_check(q["pattern"])
+            if problem:
+                self.error(
+                    "invalid_regex",
+                    f"Question {qid}: the validation pattern is not supported: {problem}",
+                    where.at(".pattern"),
+                )
         if qtype in CHOICE_TYPES:
-            self._ids(q.get("choices"), "choice", qid, where, required=True)
-        if qtype == "matrix":
-            self._ids(q.get("rows"), "row", qid, where, required=True)
-            self._ids(q.get("columns"), "column", qid, where, required=True)
+            self._ids(q.get("choices"), "choices", qid, where)
+        if shape is AnswerShape.MATRIX:
+            self._ids(q.get("rows"), "rows", qid, where)
+            self._ids(q.get("columns"), "columns", qid, where)
 
-    def _ids(self, items: Any, kind: str, qid: str, where: _Where, *, required: bool) -> None:
-        if not isinstance(items, list) or (required and not items):
-            self.error("missing_choices", f"Question {qid!r} needs at least one {kind}.", where)
+    def _ids(self, items: Any, key: str, qid: str, where: _Where) -> None:
+        kind = key.removesuffix("s")
+        if not isinstance(items, list) or not items:
+            self.error("missing_choices", f"Question {qid} needs at least one {kind}.", where.at(f".{key}"))
             return
         seen: set[str] = set()
-        for item in items:
-            cid = item.get("id") if isinstance(item, dict) else None
-            if not isinstance(cid, str) or not ID_RE.match(cid) or cid in seen:
-                self.error(
-                    "invalid_id", f"Question {qid!r}: {kind} id {cid!r} is missing, malformed or repeated.", where
-                )
-            else:
-                seen.add(cid)
-                if kind == "choice" and "score" in item and not _is_number(item["score"]):
-                    self.error("type_mismatch", f"Question {qid!r}: choice {cid!r} score must be a number.", where)
-
-    @staticmethod
-    def _regex_ok(pattern: str) -> bool:
-        """Checked the way the evaluator compiles it (ASCII classes, ECMAScript ``$``)."""
-        from tenant_apps.surveys.logic.evaluator import _regex
-
-        return not UNSUPPORTED_REGEX.search(pattern) and _regex(pattern) is not None
+        for index, item in enumerate(items):
+            at = where.at(f".{key}[{index}]")
+            cid = item.get("id") if isinstance(item, Mapping) else None
+            if not is_id(cid) or cid in seen:
+                self.error("invalid_id", f"Question {qid}: {kind} {index + 1} has a missing or repeated id.", at)
+                continue
+            seen.add(cid)
+            if not isinstance(item.get("text", ""), str):
+                self.error("invalid_definition", f"Question {qid}: {kind} {cid}: 'text' must be text.", at.at(".text"))
+            if kind == "choice" and "score" in item and not is_number(item["score"]):
+                self.error("type_mismatch", f"Question {qid}: choice {cid}: 'score' must be a number.", at.at(".score"))
 
     # --- references and types -------------------------------------------------------------------
-    def _readable(self, qid: str, where: _Where) -> dict[str, Any] | None:
+    def _readable(self, qid: str, where: _Where) -> Mapping[str, Any] | None:
         question = self.questions.get(qid)
         if question is None:
-            self.error("unknown_question", f"The condition refers to unknown question {qid!r}.", where)
+            self.error("unknown_question", f"There is no question {qid}.", where)
             return None
         position = self.positions[qid]
         before = position <= where.position if where.inclusive else position < where.position
         if not before:
-            self.error(
-                "forward_reference",
-                f"The condition refers to question {qid!r}, which cannot have been answered yet.",
-                where,
-            )
+            self.error("forward_reference", f"Question {qid} comes later, so it cannot have been answered yet.", where)
             return None
         if question["type"] == "statement":
-            self.error("type_mismatch", f"Question {qid!r} is a statement and has no answer.", where)
+            self.error("type_mismatch", f"Question {qid} is a statement and has no answer.", where)
             return None
         return question
 
-    def condition(self, c: Any, where: _Where) -> None:
-        if not isinstance(c, dict):
-            self.error("invalid_condition", "A condition must be an object.", where)
+    def condition(self, c: Any, where: _Where, depth: int = 0) -> None:
+        if depth > MAX_DEPTH:
+            self.error("invalid_condition", f"Conditions nest at most {MAX_DEPTH} deep.", where)
             return
-        if "all" in c or "any" in c:
-            items = c.get("all", c.get("any"))
-            if not isinstance(items, list):
-                self.error("invalid_condition", "'all'/'any' take a list of conditions.", where)
-                return
-            for item in items:
-                self.condition(item, where)
+        if not isinstance(c, Mapping):
+            self.error("invalid_condition", f"A condition must be an object, not {show(c)}.", where)
             return
-        if "not" in c:
-            self.condition(c["not"], where)
+        combinators = [k for k in ("all", "any", "not") if k in c]
+        if combinators:
+            if len(combinators) > 1 or len(c) > 1:
+                self.error("invalid_condition", "A condition is one of 'all', 'any', 'not' or a comparison.", where)
+            for key in combinators:
+                if key == "not":
+                    self.condition(c["not"], where.at(".not"), depth + 1)
+                elif not isinstance(c[key], list):
+                    self.error("invalid_condition", f"'{key}' takes a list of conditions.", where.at(f".{key}"))
+                else:
+                    for index, item in enumerate(c[key]):
+                        self.condition(item, where.at(f".{key}[{index}]"), depth + 1)
             return
+        self._comparison(c, where)
+
+    def _comparison(self, c: Mapping[str, Any], where: _Where) -> None:
+        """Every fault of a comparison is reported (operator, left side, value), not only the first."""
         op = c.get("op")
-        if op not in OPERATORS:
-            self.error("unknown_operator", f"Unknown operator {op!r}.", where)
-            return
+        if not (isinstance(op, str) and op in OPERATORS):
+            self.error(
+                "unknown_operator",
+                "The comparison has no operator." if op is None else f"Unknown operator {show(op)}.",
+                where.at(".op"),
+            )
         kind = self._left_kind(c, where)
-        if op in NO_VALUE_OPS or kind is None:
+        if not (isinstance(op, str) and op in OPERATORS) or op in NO_VALUE_OPS:
             return
         if "value" not in c:
-            self.error("invalid_condition", f"Operator {op!r} needs a value.", where)
+            self.error("invalid_condition", f"Operator '{op}' needs a value.", where.at(".value"))
             return
         value = c["value"]
-        if isinstance(value, dict) and ("q" in value or "var" in value):
-            self._left_kind(value, where)
+        at = where.at(".value")
+        if isinstance(value, Mapping) and ("q" in value or "var" in value):
+            self._left_kind(value, at)
             return
-        self._check_types(op, kind, value, c, where)
+        if kind is not None:
+            self._check_types(op, kind, value, c, at)
 
-    def _left_kind(self, c: Mapping[str, Any], where: _Where) -> dict[str, Any] | None:
+    def _left_kind(self, c: Mapping[str, Any], where: _Where) -> Mapping[str, Any] | None:
         if "var" in c:
-            if c["var"] not in self.variables:
-                self.error("unknown_variable", f"Unknown variable {c['var']!r}.", where)
+            vid = _key(c["var"])
+            if vid not in self.variables:
+                self.error("unknown_variable", f"There is no variable {show(c['var'])}.", where.at(".var"))
                 return None
-            return {"type": "variable"}
-        qid = c.get("q")
-        if not isinstance(qid, str):
+            return {"type": "variable", "id": vid}
+        if "q" not in c:
             self.error("invalid_condition", "A comparison needs 'q' (a question) or 'var' (a variable).", where)
             return None
-        question = self._readable(qid, where)
+        qid = _key(c["q"])
+        if qid is None:
+            self.error("invalid_condition", f"'q' names a question by its id, not {show(c['q'])}.", where.at(".q"))
+            return None
+        question = self._readable(qid, where.at(".q"))
         if question is None:
             return None
         if "row" in c:
-            rows = {r.get("id") for r in question.get("rows", []) if isinstance(r, dict)}
-            if question["type"] != "matrix" or c["row"] not in rows:
-                self.error("unknown_row", f"Question {qid!r} has no row {c['row']!r}.", where)
+            rows = d.choice_ids(question, "rows")
+            if question["type"] != "matrix" or _key(c["row"]) not in rows:
+                self.error("unknown_row", f"Question {qid} has no row {show(c['row'])}.", where.at(".row"))
                 return None
-            return {"type": "matrix_row", "choices": question.get("columns", []), "id": qid}
+            return {
+                "type": "matrix_row",
+                "id": qid,
+                "choices": question.get("columns", []),
+                "multiple": question.get("multiple") is True,
+            }
         return question
 
     def _check_types(
         self, op: str, question: Mapping[str, Any], value: Any, c: Mapping[str, Any], where: _Where
     ) -> None:
-        qtype, qid = question["type"], question.get("id", c.get("q"))
-        label = f"question {qid!r}" if qtype != "variable" else f"variable {c.get('var')!r}"
+        qtype, qid = question["type"], question.get("id")
+        label = f"Variable {qid}" if qtype == "variable" else f"Question {qid}"
 
-        def mismatch(message: str) -> None:
-            self.error("type_mismatch", f"{label}: {message}", where)
+        def mismatch(message: str, at: _Where = where) -> None:
+            self.error("type_mismatch", f"{label}: {message}", at)
 
         if op in NUMERIC_OPS:
             if qtype not in NUMBER_TYPES | {"variable"}:
                 return mismatch(f"'{op}' compares numbers, but this is a {qtype} question.")
             ok = (
-                (isinstance(value, list) and len(value) == 2 and all(map(_is_number, value)) and value[0] <= value[1])
+                (isinstance(value, list) and len(value) == 2 and all(map(is_number, value)) and value[0] <= value[1])
                 if op == "between"
-                else _is_number(value)
+                else is_number(value)
             )
             if not ok:
                 return mismatch(f"'{op}' needs {'[low, high] numbers' if op == 'between' else 'a number'}.")
             return None
+        if qtype == "variable":
+            return None if is_number(value) or op in LIST_VALUE_OPS else mismatch("a variable holds a number.")
         if op in DATE_OPS:
             if qtype != "date":
                 return mismatch(f"'{op}' needs a date question.")
-            if not (isinstance(value, str) and DATE_RE.match(value)):
-                return mismatch(f"'{op}' needs a YYYY-MM-DD date, not {value!r}.")
+            if not is_date(value):
+                return mismatch(f"'{op}' needs a YYYY-MM-DD date, not {show(value)}.")
             return None
         if op == "matches":
             if qtype not in TEXT_TYPES:
                 return mismatch("'matches' needs a text question.")
-            if not (isinstance(value, str) and self._regex_ok(value)):
-                return mismatch(f"{value!r} is not a supported regular expression.")
+            problem = regex_check(value)
+            if problem:
+                self.error("invalid_regex", f"{label}: the regular expression is not supported: {problem}", where)
             return None
-        values = value if op in LIST_VALUE_OPS else [value]
-        if op in LIST_VALUE_OPS and not isinstance(value, list):
-            return mismatch(f"'{op}' needs a list of values.")
-        for item in values:
-            self._check_value(qtype, question, item, mismatch, where)
+        listed = qtype in LIST_CHOICE_TYPES or (qtype == "matrix_row" and question.get("multiple"))
+        if op in LIST_VALUE_OPS or (listed and op in ("equals", "not_equals")):
+            if not isinstance(value, list):
+                return mismatch(f"'{op}' needs a list of values here.")
+            if listed and op == "in":
+                return mismatch("the answer is a list, which is never 'in' a list; use 'contains_any'.")
+            for index, item in enumerate(value):
+                self._check_value(qtype, question, item, mismatch, where.at(f"[{index}]"))
+            return None
+        self._check_value(qtype, question, value, mismatch, where)
         return None
 
     def _check_value(self, qtype: str, question: Mapping[str, Any], item: Any, mismatch: Any, where: _Where) -> None:
         if qtype in CHOICE_TYPES or qtype == "matrix_row":
-            ids = {ch.get("id") for ch in question.get("choices", []) if isinstance(ch, dict)}
-            if question.get("other"):
+            ids = set(d.choice_ids(question, "columns" if qtype == "matrix_row" else "choices"))
+            if question.get("other") is True:
                 ids.add(OTHER)
-            if item not in ids:
-                self.error("unknown_choice", f"{item!r} is not a choice of question {question.get('id')!r}.", where)
-        elif qtype in NUMBER_TYPES and not _is_number(item):
-            mismatch(f"compares a number with {item!r}.")
+            if _key(item) not in ids:
+                self.error("unknown_choice", f"{show(item)} is not a choice of question {question.get('id')}.", where)
+        elif qtype in NUMBER_TYPES and not is_number(item):
+            mismatch(f"compares a number with {show(item)}.", where)
         elif qtype in TEXT_TYPES | {"date"} and not isinstance(item, str):
-            mismatch(f"compares text with {item!r}.")
+            mismatch(f"compares text with {show(item)}.", where)
         elif qtype == "yes_no" and not isinstance(item, bool):
-            mismatch(f"a yes/no answer is true or false, not {item!r}.")
+            mismatch(f"a yes/no answer is true or false, not {show(item)}.", where)
 
-    def expression(self, e: Any, where: _Where, refs: set[str]) -> None:
-        if _is_number(e):
+    def expression(self, e: Any, where: _Where, refs: set[str], depth: int = 0) -> None:
+        if is_number(e):
             return
-        if not isinstance(e, dict) or len(e) != 1:
-            self.error("invalid_expression", f"Malformed expression {e!r}.", where)
+        if depth > MAX_DEPTH:
+            self.error("invalid_expression", f"Expressions nest at most {MAX_DEPTH} deep.", where)
+            return
+        if not isinstance(e, Mapping) or len(e) != 1:
+            self.error("invalid_expression", f"Malformed expression {show(e)}.", where)
             return
         ((kind, arg),) = e.items()
+        at = where.at(f".{kind}") if isinstance(kind, str) and is_id(kind) else where
         if kind == "var":
-            if arg not in self.variables:
-                self.error("unknown_variable", f"Unknown variable {arg!r}.", where)
-            refs.add(arg)
+            if _key(arg) not in self.variables:
+                self.error("unknown_variable", f"There is no variable {show(arg)}.", at)
+            else:
+                refs.add(arg)
         elif kind in ("q", "score", "count"):
-            question = self._readable(arg, where) if isinstance(arg, str) else None
-            if question is not None and kind == "score" and question["type"] not in CHOICE_TYPES:
-                self.error("type_mismatch", f"'score' needs a choice question; {arg!r} is {question['type']}.", where)
-            if question is not None and kind == "q" and question["type"] not in NUMBER_TYPES:
-                self.error("type_mismatch", f"Question {arg!r} is not a number question.", where)
+            question = self._readable(arg, at) if isinstance(arg, str) else None
+            if not isinstance(arg, str):
+                self.error("invalid_expression", f"'{kind}' names a question by its id, not {show(arg)}.", at)
+            elif question is not None and kind == "score" and question["type"] not in CHOICE_TYPES:
+                self.error("type_mismatch", f"'score' needs a choice question; {arg} is {question['type']}.", at)
+            elif question is not None and kind == "q" and question["type"] not in NUMBER_TYPES:
+                self.error("type_mismatch", f"Question {arg} is not a number question.", at)
         elif kind in EXPR_LIST_OPS | EXPR_PAIR_OPS:
             if not isinstance(arg, list) or (kind in EXPR_PAIR_OPS and len(arg) != 2):
                 self.error(
-                    "invalid_expression", f"'{kind}' takes a list{' of two' if kind in EXPR_PAIR_OPS else ''}.", where
+                    "invalid_expression", f"'{kind}' takes a list{' of two' if kind in EXPR_PAIR_OPS else ''}.", at
                 )
                 return
-            for item in arg:
-                self.expression(item, where, refs)
+            for index, item in enumerate(arg):
+                self.expression(item, at.at(f"[{index}]"), refs, depth + 1)
         else:
-            self.error("invalid_expression", f"Unknown expression {kind!r}.", where)
+            self.error("invalid_expression", f"Unknown expression {show(kind)}.", where)
 
     def pipes(self, text: Any, where: _Where) -> None:
         if not isinstance(text, str):
@@ -394,64 +490,82 @@ class _Compiler:
         for is_var, ident in PIPE_RE.findall(text):
             if is_var:
                 if ident not in self.variables:
-                    self.error("unknown_variable", f"The text pipes unknown variable {ident!r}.", where)
+                    self.error("unknown_variable", f"The text shows variable {ident}, which does not exist.", where)
             else:
                 self._readable(ident, where)
 
     # --- the logic graph --------------------------------------------------------------------------
     def logic(self) -> None:
         pages = self.d.get("pages", [])
-        var_deps: dict[str, set[str]] = {v: set() for v in self.variables}
+        var_deps: dict[str, dict[str, _Where]] = {v: {} for v in self.variables}
         falls_through: list[bool] = []
         skips: list[set[int]] = []
-        for p_index, page in enumerate(pages):
-            pid = page["id"]
-            page_where = _Where(page=pid, position=(p_index, -1))
+        for page_ref in d.iter_pages(self.d):
+            p_index, pid = page_ref.index, page_ref.id
+            page = page_ref.page
+            page_where = _Where(page=pid, path=page_ref.path, position=(p_index, -1))
             if "visible_if" in page:
-                self.condition(page["visible_if"], page_where)
-            self.pipes(page.get("title"), page_where)
-            for q_index, q in enumerate(page.get("questions", [])):
-                qw = _Where(page=pid, question=q["id"], position=(p_index, q_index))
+                self.condition(page["visible_if"], page_where.at(".visible_if"))
+            self.pipes(page.get("title"), page_where.at(".title"))
+            for q in d.iter_page_questions(page_ref):
+                qw = _Where(page=pid, question=q.id, path=q.path, position=(p_index, q.index))
                 for key in ("visible_if", "required_if"):
-                    if key in q:
-                        self.condition(q[key], qw)
-                for choice in q.get("choices", []) or []:
-                    if isinstance(choice, dict) and "visible_if" in choice:
-                        self.condition(choice["visible_if"], qw)
-                self.pipes(q.get("text"), qw)
-                if _always_false(q.get("visible_if")):
-                    code = "required_always_hidden" if q.get("required") else "unreachable_question"
+                    if key in q.question:
+                        self.condition(q.question[key], qw.at(f".{key}"))
+                for choice in d.iter_choices(q):
+                    if "visible_if" in choice.choice:
+                        self.condition(choice.choice["visible_if"], replace(qw, path=choice.path).at(".visible_if"))
+                self.pipes(q.question.get("text"), qw.at(".text"))
+                if _always_false(q.question.get("visible_if")):
+                    required = q.question.get("required") is True
                     self.error(
-                        code,
-                        f"Question {q['id']!r} is always hidden"
-                        + (" but required." if q.get("required") else ", so no one can answer it."),
-                        qw,
+                        "required_always_hidden" if required else "unreachable_question",
+                        f"Question {q.id} is always hidden"
+                        + (" but required." if required else ", so no one can answer it."),
+                        qw.at(".visible_if"),
                     )
-            targets, through = self._rules(page, p_index, pages, var_deps)
+            targets, through = self._rules(page_ref, pages, var_deps)
             skips.append(targets)
             falls_through.append(through and not _always_false(page.get("visible_if")))
-        for screen in self.d.get("end_screens", []):
-            self.pipes(screen.get("text"), _Where(position=(len(pages), 0)))
+        for index, screen in enumerate(self.d.get("end_screens", [])):
+            if isinstance(screen, Mapping):
+                where = _Where(path=f"end_screens[{index}].text", position=(len(pages), 0))
+                self.pipes(screen.get("text"), where)
         self._reachability(pages, falls_through, skips)
         self._variable_cycles(var_deps)
 
     def _rules(
-        self, page: Mapping[str, Any], p_index: int, pages: list[Any], var_deps: dict[str, set[str]]
+        self, page: d.PageRef, pages: list[Any], var_deps: dict[str, dict[str, _Where]]
     ) -> tuple[set[int], bool]:
         targets: set[int] = set()
         through = True
         rule_ids: set[str] = set()
-        for rule in page.get("rules", []):
-            rid = rule.get("id") if isinstance(rule, dict) else None
-            where = _Where(page=page["id"], rule=rid, position=(p_index, 10**6), inclusive=True)
-            if not isinstance(rid, str) or not ID_RE.match(rid) or rid in rule_ids:
-                self.error("invalid_id", f"Rule id {rid!r} is missing, malformed or repeated.", where)
+        for r_index, rule in enumerate(page.page.get("rules", [])):
+            rid = rule.get("id") if isinstance(rule, Mapping) else None
+            where = _Where(
+                page=page.id,
+                rule=rid if is_id(rid) else None,
+                path=f"{page.path}.rules[{r_index}]",
+                position=(page.index, 10**6),
+                inclusive=True,
+            )
+            if not is_id(rid) or rid in rule_ids:
+                self.error(
+                    "invalid_id",
+                    f"Rule {r_index + 1} of page {page.id}: its id is missing, malformed or repeated.",
+                    where,
+                )
                 continue
             rule_ids.add(rid)
             if "when" in rule:
-                self.condition(rule["when"], where)
-            for action in rule.get("then", []) if isinstance(rule.get("then", []), list) else []:
-                navigates = self._action(action, where, p_index, pages, var_deps, targets)
+                self.condition(rule["when"], where.at(".when"))
+            actions = rule.get("then", [])
+            if not isinstance(actions, list):
+                self.error("invalid_definition", f"Rule {rid}: 'then' must be a list of actions.", where.at(".then"))
+                continue
+            for a_index, action in enumerate(actions):
+                at = where.at(f".then[{a_index}]")
+                navigates = self._action(action, at, page.index, var_deps, targets)
                 if navigates and through and _always_true(rule.get("when")):
                     through = False  # an unconditional jump: the next page is not reached by falling through
         return targets, through
@@ -461,41 +575,56 @@ class _Compiler:
         action: Any,
         where: _Where,
         p_index: int,
-        pages: list[Any],
-        var_deps: dict[str, set[str]],
+        var_deps: dict[str, dict[str, _Where]],
         targets: set[int],
     ) -> bool:
-        kind = action.get("type") if isinstance(action, dict) else None
+        kind = action.get("type") if isinstance(action, Mapping) else None
         if kind == "set_variable":
-            variable = action.get("variable")
-            if variable not in self.variables:
-                self.error("unknown_variable", f"set_variable names unknown variable {variable!r}.", where)
-                return False
+            variable = _key(action.get("variable"))
             refs: set[str] = set()
-            self.expression(action.get("expr"), where, refs)
-            var_deps[variable] |= refs - {variable}
+            self.expression(action.get("expr"), where.at(".expr"), refs)
+            if variable not in self.variables:
+                self.error(
+                    "unknown_variable",
+                    f"set_variable names variable {show(action.get('variable'))}, which does not exist.",
+                    where.at(".variable"),
+                )
+                return False
+            for ref in refs - {variable}:
+                var_deps[variable].setdefault(ref, where)
             return False
         if kind == "skip_to":
-            target = action.get("page")
-            index = self.page_index.get(target) if isinstance(target, str) else None
+            target = _key(action.get("page"))
+            index = self.page_index.get(target) if target is not None else None
             if index is None:
-                self.error("unknown_page", f"skip_to names unknown page {target!r}.", where)
+                self.error(
+                    "unknown_page",
+                    f"skip_to names page {show(action.get('page'))}, which does not exist.",
+                    where.at(".page"),
+                )
             elif index <= p_index:
                 self.error(
                     "skip_cycle",
-                    f"skip_to {target!r} goes back: skip logic may only move forward "
-                    "(a backward jump can loop forever).",
-                    where,
+                    f"skip_to {target} goes back: skip logic may only move forward (a backward jump can loop forever).",
+                    where.at(".page"),
                 )
             else:
                 targets.add(index)
             return True
         if kind == "end_survey":
-            screen = action.get("end_screen")
+            screen = _key(action.get("end_screen"))
             if screen not in self.end_screens:
-                self.error("unknown_end_screen", f"end_survey names unknown end screen {screen!r}.", where)
+                self.error(
+                    "unknown_end_screen",
+                    f"end_survey names end screen {show(action.get('end_screen'))}, which does not exist.",
+                    where.at(".end_screen"),
+                )
             return True
-        self.error("unknown_action", f"Unknown action {kind!r}.", where)
+        self.error(
+            "unknown_action",
+            "The action has no type." if kind is None else f"Unknown action {show(kind)}.",
+            where.at(".type") if isinstance(action, Mapping) else where,
+        )
         return False
 
     def _reachability(self, pages: list[Any], falls_through: list[bool], skips: list[set[int]]) -> None:
@@ -512,14 +641,18 @@ class _Compiler:
                     stack.append(j)
         for i, page in enumerate(pages):
             if i not in reached or _always_false(page.get("visible_if")):
-                self.error("unreachable_page", f"No path reaches page {page['id']!r}.", _Where(page=page["id"]))
+                self.error(
+                    "unreachable_page",
+                    f"No path reaches page {page['id']}.",
+                    _Where(page=page["id"], path=f"pages[{i}]"),
+                )
 
-    def _variable_cycles(self, deps: dict[str, set[str]]) -> None:
+    def _variable_cycles(self, deps: dict[str, dict[str, _Where]]) -> None:
         state: dict[str, int] = {}
 
         def visit(node: str, trail: list[str]) -> Iterator[list[str]]:
             state[node] = 1
-            for nxt in sorted(deps.get(node, ())):
+            for nxt in sorted(deps.get(node, {})):
                 if state.get(nxt) == 1:
                     yield [*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt]
                 elif nxt not in state:
@@ -529,23 +662,29 @@ class _Compiler:
         for variable in sorted(deps):
             if variable not in state:
                 for cycle in visit(variable, [variable]):
-                    self.error("variable_cycle", "Variables depend on each other in a cycle: " + " -> ".join(cycle))
+                    # the set_variable action that closes the cycle
+                    where = deps[cycle[-2]][cycle[-1]]
+                    self.error(
+                        "variable_cycle", "Variables depend on each other in a cycle: " + " -> ".join(cycle), where
+                    )
 
 
-def check_structure(definition: Mapping[str, Any]) -> list[CompileError]:
+def check_structure(definition: Any) -> list[CompileError]:
+    """The structural errors only (what every builder write must not introduce)."""
     compiler = _Compiler(definition)
     compiler.structure()
     return compiler.errors
 
 
-def compile_definition(definition: Mapping[str, Any]) -> CompileResult:
+def compile_definition(definition: Any) -> CompileResult:
+    """Every error of the definition (structure first; the logic graph when the structure is sound)."""
     compiler = _Compiler(definition)
     compiler.structure()
     if compiler.errors:
         return CompileResult(errors=compiler.errors)
     compiler.logic()
     if not compiler.questions:
-        compiler.error("empty_survey", "The survey has no questions.")
+        compiler.error("empty_survey", "The survey has no questions.", _Where(path="pages"))
     if compiler.errors:
         return CompileResult(errors=compiler.errors)
     compiled = {

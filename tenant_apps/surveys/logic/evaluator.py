@@ -8,10 +8,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-OTHER = "__other__"
-_DATE_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", re.ASCII)  # used with fullmatch
+from tenant_apps.surveys.definition import OTHER, is_date, regex_search
+
+__all__ = ["OTHER", "compare", "evaluate", "format_number", "is_empty", "json_equals", "shuffle"]
+
 _PIPE_RE = re.compile(r"\{\{ *(var\.)?([A-Za-z][A-Za-z0-9_]{0,63}) *(?:\|([^}]*))?\}\}")
-_regex_cache: dict[str, re.Pattern[str] | None] = {}
 
 Json = Any
 
@@ -42,39 +43,6 @@ def _as_list(value: Json) -> list[Json]:
     if isinstance(value, list):
         return value
     return [] if is_empty(value) else [value]
-
-
-def _ecmascript_dollars(pattern: str) -> str:
-    """ECMAScript's ``$`` (no m flag) matches only at the very end; Python's also before a final
-    newline. Rewrite unescaped ``$`` outside character classes as ``\\Z``."""
-    out, escaped, in_class = [], False, False
-    for char in pattern:
-        if escaped:
-            out.append(char)
-            escaped = False
-        elif char == "\\":
-            out.append(char)
-            escaped = True
-        elif char == "[":
-            in_class = True
-            out.append(char)
-        elif char == "]":
-            in_class = False
-            out.append(char)
-        else:
-            out.append("\\Z" if char == "$" and not in_class else char)
-    return "".join(out)
-
-
-def _regex(pattern: str) -> re.Pattern[str] | None:
-    """ASCII classes (\\d \\w \\s \\b) as in ECMAScript; ``.`` is one code point in both (logic.js uses
-    the ``u`` flag)."""
-    if pattern not in _regex_cache:
-        try:
-            _regex_cache[pattern] = re.compile(_ecmascript_dollars(pattern), re.ASCII)
-        except (re.error, OverflowError, RecursionError, ValueError):  # never an error: no match
-            _regex_cache[pattern] = None
-    return _regex_cache[pattern]
 
 
 def compare(op: str, left: Json, right: Json) -> bool:
@@ -116,14 +84,9 @@ def compare(op: str, left: Json, right: Json) -> bool:
         items = _as_list(left)
         return isinstance(right, list) and bool(items) and all(any(json_equals(a, b) for a in items) for b in right)
     if op == "matches":
-        if not (isinstance(left, str) and isinstance(right, str)):
-            return False
-        pattern = _regex(right)
-        return pattern is not None and pattern.search(left) is not None
+        return regex_search(right, left)
     if op in ("date_before", "date_after"):
-        if not (
-            isinstance(left, str) and isinstance(right, str) and _DATE_RE.fullmatch(left) and _DATE_RE.fullmatch(right)
-        ):
+        if not (is_date(left) and is_date(right)):
             return False
         return left < right if op == "date_before" else left > right
     return False
@@ -223,15 +186,14 @@ class _State:
             return format_number(value)  # type: ignore[arg-type]
         question = self.questions.get(qid, {})
         labels = {c["id"]: c.get("text", c["id"]) for c in question.get("choices", [])}
+        other = self.effective.get(f"{qid}__other")
+        other_text = other if isinstance(other, str) else ""
         if isinstance(value, str):
             if value == OTHER:
-                other = self.effective.get(f"{qid}__other")
-                return other if isinstance(other, str) and other else None
+                return other_text or None
             return labels.get(value, value) if question.get("choices") else value
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return ", ".join(
-                str(labels.get(v, v)) if v != OTHER else str(self.effective.get(f"{qid}__other", "")) for v in value
-            )
+            return ", ".join(other_text if v == OTHER else str(labels.get(v, v)) for v in value)
         return None
 
     def pipe(self, text: str) -> str:

@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 
 from tenant_apps.surveys.models import Publication, Survey, SurveyVersion
 from tenant_apps.surveys.services import DEMO_DEFINITION, publication_compile_run
+from tenant_apps.surveys.tasks import publication_compile
 
 ALL_TYPES = [
     {"id": "q_short", "type": "short_text", "text": "Name", "min_length": 1, "max_length": 40, "pattern": "^[A-Z]"},
@@ -97,13 +98,13 @@ def test_build_a_survey_with_every_question_type(creator):
 @pytest.mark.parametrize(
     ("question", "message"),
     [
-        ({"id": "q1", "type": "telepathy"}, "unknown type"),
+        ({"id": "q1", "type": "telepathy"}, "unknown question type"),
         ({"id": "1bad", "type": "short_text"}, "needs a valid id"),
         ({"id": "q1", "type": "single_choice", "choices": []}, "at least one choice"),
         ({"id": "q1", "type": "single_choice", "choices": [{"id": "a"}, {"id": "a"}]}, "repeated"),
-        ({"id": "q1", "type": "number", "min": 10, "max": 1}, "min is above max"),
-        ({"id": "q1", "type": "short_text", "pattern": "(unclosed"}, "not a supported regex"),
-        ({"id": "q1", "type": "short_text", "pattern": "(?i)case"}, "not a supported regex"),
+        ({"id": "q1", "type": "number", "min": 10, "max": 1}, "'min' is above 'max'"),
+        ({"id": "q1", "type": "short_text", "pattern": "(unclosed"}, "pattern is not supported"),
+        ({"id": "q1", "type": "short_text", "pattern": "(?i)case"}, "pattern is not supported"),
         ({"id": "q1", "type": "matrix", "rows": [], "columns": [{"id": "c"}]}, "at least one row"),
         ({"id": "q1", "type": "number", "max_length": -1}, "non-negative number"),
     ],
@@ -365,3 +366,105 @@ def test_a_publication_compiled_twice_publishes_once(tenant_a, creator):
         publication_compile_run(publication=stale_a)
         publication_compile_run(publication=stale_b)  # a stale copy still says "pending"
         assert SurveyVersion.objects.filter(survey_id=survey["id"]).count() == 1
+
+
+# --- diagnostics with every builder write; publications never stay pending ---------------------------------------
+
+
+def test_every_builder_write_returns_the_current_diagnostics(creator):
+    survey = _new_survey(creator)
+    sid = survey["id"]
+    assert survey["diagnostics"]["valid"] is False
+    assert survey["diagnostics"]["errors"][0]["code"] == "empty_survey"
+    page = _json(creator, "post", f"/api/v1/surveys/{sid}/pages/", {"id": "p1", "title": "One"})
+    assert page.status_code == 201
+    question = _json(creator, "post", f"/api/v1/surveys/{sid}/pages/p1/questions/", {"id": "q1", "type": "number"})
+    assert question.json()["diagnostics"] == {"valid": True, "errors": []}
+    _json(creator, "post", f"/api/v1/surveys/{sid}/pages/", {"id": "p2"})
+    broken = _json(
+        creator,
+        "post",
+        f"/api/v1/surveys/{sid}/pages/p2/questions/",
+        {"id": "q2", "type": "short_text", "visible_if": {"q": "q1", "op": "gt", "value": "ten"}},
+    )
+    assert broken.status_code == 201  # drafts stay permissive
+    assert broken.json()["diagnostics"] == {
+        "valid": False,
+        "errors": [
+            {
+                "code": "type_mismatch",
+                "message": "Question q1: 'gt' needs a number.",
+                "location": {"page": "p2", "question": "q2", "path": "pages[1].questions[0].visible_if.value"},
+            }
+        ],
+    }
+    fixed = _json(creator, "patch", f"/api/v1/surveys/{sid}/questions/q2/", {"visible_if": None})
+    assert fixed.json()["diagnostics"]["valid"] is True
+    moved = _json(creator, "post", f"/api/v1/surveys/{sid}/questions/q2/move/", {"page": "p1", "position": 0})
+    assert moved.status_code == 200
+    assert moved.json()["diagnostics"] == {"valid": True, "errors": []}
+    for method, path, body in (
+        ("patch", f"/api/v1/surveys/{sid}/pages/p1/", {"title": "First"}),
+        ("post", f"/api/v1/surveys/{sid}/pages/reorder/", {"order": ["p1", "p2"]}),
+        ("put", f"/api/v1/surveys/{sid}/definition/", creator.get(f"/api/v1/surveys/{sid}/").json()["definition"]),
+        ("delete", f"/api/v1/surveys/{sid}/pages/p2/", None),
+    ):
+        response = _json(creator, method, path, body)
+        assert response.status_code == 200, (path, response.content)
+        assert set(response.json()["diagnostics"]) == {"valid", "errors"}, path
+    validate = _json(creator, "post", f"/api/v1/surveys/{sid}/validate/").json()
+    assert validate == response.json()["diagnostics"]
+
+
+def _deeply_nested(levels: int) -> str:
+    return '{"pages": [{"id": "p1", "visible_if": ' + '{"not": ' * levels + "{}" + "}" * levels + "}]}"
+
+
+@pytest.mark.worker
+def test_a_publication_whose_task_fails_ends_failed_with_a_reason(tenant_a, creator, celery_worker_process):
+    """Here the stored definition cannot even be read by the worker (nested deeper than Python's JSON decoder
+    goes): the task fails, and the publication must say so rather than stay pending forever."""
+    survey = _new_survey(creator, copy.deepcopy(DEMO_DEFINITION))
+    with tenant_context(tenant_a):
+        publication = Publication.objects.create(survey_id=survey["id"], revision=1, definition={"pages": []})
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE surveys_publication SET definition = %s::jsonb WHERE id = %s",
+                [_deeply_nested(3000), publication.pk],
+            )
+        publication_compile.delay(schema_name=tenant_a.schema_name, publication_id=publication.pk)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, errors = Publication.objects.filter(pk=publication.pk).values_list("status", "errors").get()
+            if status != "pending":
+                break
+            time.sleep(0.2)
+    assert status == "failed"
+    assert errors[0]["code"] == "publication_failed"
+    assert "internal error" in errors[0]["message"]
+
+
+@pytest.mark.worker
+def test_a_list_value_on_a_multiple_choice_question_publishes_in_the_worker(tenant_a, creator, celery_worker_process):
+    """The compiler raised TypeError (unhashable type: 'list') here: the publication stayed pending forever."""
+    definition = {
+        "pages": [
+            {
+                "id": "p1",
+                "questions": [
+                    {"id": "q1", "type": "multiple_choice", "choices": [{"id": "a"}, {"id": "b"}]},
+                    {"id": "q2", "type": "short_text", "visible_if": {"q": "q1", "op": "equals", "value": ["b", "a"]}},
+                ],
+            }
+        ]
+    }
+    survey = _new_survey(creator, definition)
+    assert _json(creator, "post", f"/api/v1/surveys/{survey['id']}/validate/").json() == {"valid": True, "errors": []}
+    response = _json(creator, "post", f"/api/v1/surveys/{survey['id']}/publish/")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        publication = creator.get(response["Location"]).json()
+        if publication["status"] != "pending":
+            break
+        time.sleep(0.2)
+    assert (publication["status"], publication["version"]) == ("published", 1)

@@ -5,7 +5,7 @@
 //   {"shuffle": {"ids": [...], "seed": n}}         -> the shuffle() list
 //   {"compare": {"op": ..., "left": ..., "right": ...}} -> true / false
 //   {"format_number": x}                          -> the string
-// A line that fails (malformed JSON, or an input Python would raise on) gets {"error": "<message>"}.
+// A line that fails (malformed JSON, or a definition the compiler would refuse) gets {"error": "<message>"}.
 import { createInterface } from "node:readline";
 
 import { compare, evaluate, formatNumber, shuffle } from "./logic.js";

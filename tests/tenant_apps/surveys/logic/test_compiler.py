@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tenant_apps.surveys.logic.compiler import check_structure, compile_definition
 from tenant_apps.surveys.services import DEMO_DEFINITION
@@ -213,7 +215,7 @@ CASES = [
         {"question": "q_later"},
     ),
     (
-        "type_mismatch",
+        "invalid_regex",
         survey(page("p1", TEXT), page("p2", later({"q": "q_text", "op": "matches", "value": "(?<=x)"}))),
         {"question": "q_later"},
     ),
@@ -328,3 +330,203 @@ def test_self_referencing_variable_is_an_accumulator_not_a_cycle():
 )
 def test_structure_errors(definition):
     assert check_structure(definition)
+
+
+# --- diagnostics: every one names its place and a JSON path; none raises ---------------------------------------
+
+
+def test_a_list_value_on_a_multiple_choice_question_compiles():
+    """``equals ["b", "a"]`` on a multiple-choice question raised TypeError: unhashable type: 'list'."""
+    definition = survey(page("p1", MULTI), page("p2", later({"q": "q_multi", "op": "equals", "value": ["b", "a"]})))
+    assert compile_definition(definition).ok
+    wrong = survey(page("p1", MULTI), page("p2", later({"q": "q_multi", "op": "equals", "value": ["b", ["x"]]})))
+    errors = [e.as_dict() for e in compile_definition(wrong).errors]
+    assert errors == [
+        {
+            "code": "unknown_choice",
+            "message": '["x"] is not a choice of question q_multi.',
+            "location": {"page": "p2", "question": "q_later", "path": "pages[1].questions[0].visible_if.value[1]"},
+        }
+    ]
+
+
+def test_errors_carry_the_json_path_inside_the_definition():
+    condition = {
+        "all": [
+            {"q": "q_num", "op": "gt", "value": 1},
+            {"q": "q_num", "op": "is_answered"},
+            {"q": "q_num", "op": "equals", "value": "ten"},
+        ]
+    }
+    errors = compile_definition(survey(page("p1", NUM), page("p2", later(condition)))).errors
+    assert [(e.code, e.page, e.question, e.path) for e in errors] == [
+        ("type_mismatch", "p2", "q_later", "pages[1].questions[0].visible_if.all[2].value")
+    ]
+
+
+def test_a_variable_cycle_names_the_rule_and_action_that_close_it():
+    definition = survey(
+        page(
+            "p1",
+            NUM,
+            rules=[
+                with_rule(
+                    {"type": "set_variable", "variable": "a", "expr": {"var": "b"}},
+                    {"type": "set_variable", "variable": "b", "expr": {"add": [{"var": "a"}, 1]}},
+                )
+            ],
+        ),
+        variables=("a", "b"),
+    )
+    (error,) = compile_definition(definition).errors
+    assert error.as_dict() == {
+        "code": "variable_cycle",
+        "message": "Variables depend on each other in a cycle: a -> b -> a",
+        "location": {"page": "p1", "rule": "r1", "path": "pages[0].rules[0].then[1]"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ({"id": "q3"}, "Question q3 has no type."),
+        ({"id": "q3", "type": "foo"}, 'Question q3 has an unknown question type "foo".'),
+        ({"id": "q3", "type": ["number"]}, 'Question q3 has an unknown question type ["number"].'),
+    ],
+)
+def test_a_missing_or_unknown_type_is_said_in_the_builders_words(question, message):
+    (error,) = check_structure(survey(page("p1", NUM, question)))
+    assert (error.code, error.message, error.path) == ("unknown_type", message, "pages[0].questions[1].type")
+
+
+def test_a_condition_with_two_faults_reports_both():
+    errors = compile_definition(
+        survey(page("p1", NUM), page("p2", later({"q": "q_ghost", "op": "roughly", "value": 1})))
+    ).errors
+    assert {(e.code, e.path) for e in errors} == {
+        ("unknown_operator", "pages[1].questions[0].visible_if.op"),
+        ("unknown_question", "pages[1].questions[0].visible_if.q"),
+    }
+
+
+def test_deep_nesting_is_refused_not_a_recursion_error():
+    condition: dict = {"q": "q_num", "op": "is_answered"}
+    for _ in range(5000):
+        condition = {"not": condition}
+    errors = compile_definition(survey(page("p1", NUM), page("p2", later(condition)))).errors
+    assert [e.code for e in errors] == ["invalid_condition"]
+    assert errors[0].path.startswith("pages[1].questions[0].visible_if.not.not")
+
+
+# --- the compiler never raises --------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-3, 3),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=6),
+        st.sampled_from(["q_num", "q_text", "q_choice", "q_multi", "red", "a", "p1", "p2", "score", "done", "é😀"]),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=8,
+)
+OPS = [
+    "equals", "not_equals", "gt", "between", "in", "contains", "contains_any", "contains_all", "is_empty",
+    "is_answered", "matches", "date_before", "bogus",
+]  # fmt: skip
+
+
+@st.composite
+def conditions(draw: st.DrawFn, depth: int = 0) -> object:
+    kind = draw(st.sampled_from(["compare", "compare", "junk", *(["all", "any", "not"] if depth < 3 else [])]))
+    if kind == "junk":
+        return draw(json_values)
+    if kind == "not":
+        return {"not": draw(conditions(depth + 1))}
+    if kind in ("all", "any"):
+        return {kind: draw(st.lists(conditions(depth + 1), max_size=3))}
+    comparison = {
+        draw(st.sampled_from(["q", "var", "q", "x"])): draw(
+            st.one_of(st.sampled_from(["q_num", "q_text", "q_choice", "q_multi", "q_grid", "score"]), json_values)
+        ),
+        "op": draw(st.one_of(st.sampled_from(OPS), json_values)),
+    }
+    if draw(st.booleans()):
+        comparison["value"] = draw(
+            st.one_of(json_values, st.lists(st.sampled_from(["red", "a", "b", 1, None]), max_size=3))
+        )
+    if draw(st.integers(0, 5)) == 0:
+        comparison["row"] = draw(st.one_of(st.just("r1"), json_values))
+    return comparison
+
+
+@st.composite
+def definitions(draw: st.DrawFn) -> object:
+    """Valid-ish surveys with random faults: wrong types, unknown ops, any JSON value where one is expected."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(json_values)
+    questions = [
+        copy.deepcopy(q)
+        for q in draw(
+            st.lists(
+                st.sampled_from([NUM, TEXT, CHOICE, MULTI, MATRIX, YES, DATE, STATEMENT]),
+                min_size=0,
+                max_size=4,
+                unique_by=lambda q: q["id"],
+            )
+        )
+    ]
+    for question in questions:
+        for key in draw(
+            st.lists(st.sampled_from(["type", "id", "choices", "text", "required", "pattern", "min"]), max_size=2)
+        ):
+            question[key] = draw(json_values)
+        if draw(st.booleans()):
+            question["visible_if"] = draw(conditions())
+    expr = draw(st.one_of(json_values, st.just({"add": [{"var": "score"}, {"q": "q_num"}]})))
+    pages = [
+        page(
+            "p1",
+            *questions[:2],
+            rules=[
+                {
+                    "id": "r1",
+                    "when": draw(conditions()),
+                    "then": [
+                        {
+                            "type": draw(st.sampled_from(["set_variable", "skip_to", "end_survey", "x"])),
+                            "variable": draw(st.one_of(st.just("score"), json_values)),
+                            "expr": expr,
+                            "page": draw(st.one_of(st.just("p2"), json_values)),
+                            "end_screen": draw(json_values),
+                        },
+                    ],
+                }
+            ],
+        ),
+        page("p2", *questions[2:], visible_if=draw(conditions())),
+    ]
+    if draw(st.integers(0, 4)) == 0:
+        pages.append(draw(json_values))
+    definition = survey(*pages)
+    if draw(st.integers(0, 4)) == 0:
+        definition[draw(st.sampled_from(["variables", "end_screens", "pages"]))] = draw(json_values)
+    return definition
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(definition=definitions())
+def test_the_compiler_never_raises_and_every_error_has_a_place(definition):
+    result = compile_definition(definition)
+    assert result.ok == (result.compiled is not None)
+    for error in result.errors:
+        location = error.as_dict()["location"]
+        assert isinstance(location["path"], str), error
+        assert location["path"], error
+        assert error.message
+        assert "None" not in error.message
+        assert "unhashable" not in error.message
+        if location["path"].startswith("pages[") and not error.code.startswith("invalid_id"):
+            assert location.get("page"), error

@@ -100,6 +100,7 @@ class Outcome:
     at: float
     key: str = ""
     answers: dict[str, Any] = field(default_factory=dict)
+    retry_after: str | None = None
 
 
 def _json(response: requests.Response) -> Any:
@@ -114,6 +115,7 @@ def _assert_unavailable_shape(outcome: Outcome) -> None:
     assert error["code"] == "service_unavailable", outcome
     assert error["message"], outcome
     assert error["request_id"], outcome
+    assert int(outcome.retry_after or 0) > 0, outcome
 
 
 def _published(tenant: object) -> Any:
@@ -156,7 +158,15 @@ class Traffic:
     def _record(
         self, kind: str, response: requests.Response, key: str = "", answers: dict[str, Any] | None = None
     ) -> Outcome:
-        outcome = Outcome(kind, response.status_code, _json(response), time.monotonic(), key, answers or {})
+        outcome = Outcome(
+            kind,
+            response.status_code,
+            _json(response),
+            time.monotonic(),
+            key,
+            answers or {},
+            response.headers.get("Retry-After"),
+        )
         with self.lock:
             self.outcomes.append(outcome)
         return outcome
@@ -401,13 +411,15 @@ def test_worker_killed_mid_publish_is_redelivered_and_publishes_once(redis_serve
 
     visibility = 3
     env = {**redis_server.env(), "CELERY_VISIBILITY_TIMEOUT": str(visibility)}
-    tenant = make_tenant()
-    with tenant_context(tenant):
-        survey = survey_create(title="Large", definition=_large_definition(), created_by_id=None)
-        # The publish request as publication_request makes it, sent below to our own broker.
-        publication = Publication.objects.create(survey=survey, revision=survey.revision, definition=survey.definition)
-    workers = [Worker(env, "first")]
+    workers = [Worker(env, "first")]  # starts while the survey is created
     try:
+        tenant = make_tenant()
+        with tenant_context(tenant):
+            survey = survey_create(title="Large", definition=_large_definition(), created_by_id=None)
+            # The publish request as publication_request makes it, sent below to our own broker.
+            publication = Publication.objects.create(
+                survey=survey, revision=survey.revision, definition=survey.definition
+            )
         workers[0].wait_log("ready.", 60)
         with Connection(redis_server.url(1)) as broker:
             sent = publication_compile.apply_async(
@@ -562,7 +574,15 @@ def test_postgres_restart_is_survived_without_restarting_gunicorn(postgres_serve
             headers={"Host": host, "Idempotency-Key": key},
             timeout=10,
         )
-        outcome = Outcome("submit", response.status_code, _json(response), time.monotonic(), key)
+        outcome = Outcome(
+            "submit",
+            response.status_code,
+            _json(response),
+            time.monotonic(),
+            key,
+            {},
+            response.headers.get("Retry-After"),
+        )
         outcomes.append(outcome)
         return outcome
 

@@ -28,6 +28,8 @@ app.conf.update(
     },
     task_acks_late=True,
     task_reject_on_worker_lost=True,
+    # A running task shows as STARTED in the result backend (operators, and the fault test that kills a worker).
+    task_track_started=True,
     worker_prefetch_multiplier=1,
     task_soft_time_limit=60,
     task_time_limit=90,

@@ -426,6 +426,8 @@ def test_worker_killed_mid_publish_is_redelivered_and_publishes_once(redis_serve
                 kwargs={"schema_name": tenant.schema_name, "publication_id": publication.pk}, connection=broker
             )
         workers[0].wait_log(f"[{sent.id}] received", 30)
+        results = redis.Redis.from_url(redis_server.url(2))
+        _wait_for(lambda: b'"STARTED"' in (results.get(f"celery-task-meta-{sent.id}") or b""), 30, "the task started")
         time.sleep(0.3)  # loading and compiling the definition takes seconds: kill it in the middle
         workers[0].kill()
         killed_at = time.monotonic()

@@ -354,7 +354,9 @@ def _large_definition(questions: int = 500, references: int = 60) -> dict[str, A
 
 
 class Worker:
-    """A Celery worker of our own (solo pool, late acks) on our own broker; its log is kept to read."""
+    """A Celery worker of our own as deployed (prefork pool, late acks) on our own broker, in a process
+    group of its own so that ``kill`` takes the main process and its pool child at once (a crashed host or
+    an OOM-killed container). Its log is kept to read."""
 
     def __init__(self, env: dict[str, str], name: str) -> None:
         self.log_path = ROOT / "var" / f"test-faults-worker-{name}-{os.getpid()}.log"
@@ -367,7 +369,7 @@ class Worker:
                     "-A",
                     "config",
                     "worker",
-                    "--pool=solo",
+                    "--pool=prefork",
                     "--concurrency=1",
                     "-Q",
                     "high_priority",
@@ -382,6 +384,7 @@ class Worker:
                 env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def log(self) -> str:
@@ -397,7 +400,7 @@ class Worker:
 
     def kill(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)  # the group is the worker's own (start_new_session)
         self.process.wait(timeout=10)
 
 
@@ -437,6 +440,9 @@ def test_worker_killed_mid_publish_is_redelivered_and_publishes_once(redis_serve
             )
             assert not SurveyVersion.objects.filter(survey=survey).exists()
         assert "succeeded" not in workers[0].log()
+        # Late ack: the message the dead worker had taken is still in the broker, unacknowledged.
+        broker_db = redis.Redis.from_url(redis_server.url(1))
+        assert broker_db.hlen("unacked") == 1
 
         workers.append(Worker(env, "second"))
         workers[1].wait_log(f"[{sent.id}] received", 60)
@@ -458,7 +464,6 @@ def test_worker_killed_mid_publish_is_redelivered_and_publishes_once(redis_serve
             assert published.count() == 1
         # Nothing left to deliver again: the queue drains and the message is acknowledged. (A delivery made
         # while the second run was still going, the visibility timeout being short here, is a no-op.)
-        broker_db = redis.Redis.from_url(redis_server.url(1))
         _wait_for(
             lambda: broker_db.llen("high_priority") == 0 and broker_db.hlen("unacked") == 0,
             30,

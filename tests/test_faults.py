@@ -430,8 +430,19 @@ def test_worker_killed_mid_publish_is_redelivered_and_publishes_once(redis_serve
             )
         workers[0].wait_log(f"[{sent.id}] received", 30)
         results = redis.Redis.from_url(redis_server.url(2))
-        _wait_for(lambda: b'"STARTED"' in (results.get(f"celery-task-meta-{sent.id}") or b""), 30, "the task started")
+        meta = f"celery-task-meta-{sent.id}"
+        _wait_for(lambda: b'"STARTED"' in (results.get(meta) or b""), 30, "the task started")
         time.sleep(0.3)  # loading and compiling the definition takes seconds: kill it in the middle
+
+        # First only the pool child dies (OOM killer): the worker rejects the message back to the queue
+        # (task_reject_on_worker_lost) and runs it again at once.
+        results.delete(meta)
+        child = int(subprocess.check_output(["pgrep", "-P", str(workers[0].process.pid)]).split()[0])
+        os.kill(child, signal.SIGKILL)
+        _wait_for(lambda: workers[0].log().count(f"[{sent.id}] received") == 2, 30, "the task is received again")
+        _wait_for(lambda: b'"STARTED"' in (results.get(meta) or b""), 30, "the task started again")
+        time.sleep(0.3)
+        # Then the whole worker dies with its child (a lost host): the message waits, unacknowledged.
         workers[0].kill()
         killed_at = time.monotonic()
         with tenant_context(tenant):

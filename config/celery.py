@@ -37,11 +37,7 @@ app.conf.update(
     accept_content=["json"],
     result_expires=3600,
     broker_connection_retry_on_startup=True,
-    # Late acks: a task whose worker dies (SIGKILL, OOM, lost host) stays unacknowledged in Redis and is
-    # delivered again once the visibility timeout has passed (to a worker started after it). Task bodies are
-    # idempotent for that reason. It must exceed the longest task (task_time_limit) or a running task is
-    # delivered twice; tests shorten it (CELERY_VISIBILITY_TIMEOUT) to see a redelivery within seconds.
-    broker_transport_options={"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))},
+    # broker_transport_options (the visibility timeout of late-acked tasks): settings, CELERY_VISIBILITY_TIMEOUT.
     task_tenant_cache_seconds=10,
     beat_schedule={
         "sync-drafts": {

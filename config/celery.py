@@ -30,6 +30,8 @@ app.conf.update(
     },
     task_acks_late=True,
     task_reject_on_worker_lost=True,
+    # A running task shows as STARTED in the result backend (operators, and the fault test that kills a worker).
+    task_track_started=True,
     worker_prefetch_multiplier=1,
     task_soft_time_limit=60,
     task_time_limit=90,
@@ -37,7 +39,7 @@ app.conf.update(
     accept_content=["json"],
     result_expires=3600,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": 3600},
+    # broker_transport_options (the visibility timeout of late-acked tasks): settings, CELERY_VISIBILITY_TIMEOUT.
     task_tenant_cache_seconds=10,
 )
 

@@ -229,45 +229,68 @@ def smtp_server() -> Iterator[_Mailbox]:
 # --- two real server processes ---------------------------------------------------------------------
 
 
+def free_port(candidates: range | None = None) -> int:
+    """A TCP port nobody listens on: the first free one of ``candidates``, else one the OS picks."""
+    import socket
+
+    for port in candidates or ():
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    if candidates:
+        raise RuntimeError(f"no free port in {candidates}")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def gunicorn_start(env: dict[str, str] | None = None, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """A real gunicorn serving ``config.wsgi`` with the test settings (``env`` overrides the environment,
+    e.g. another TEST_REDIS_URL or TEST_DATABASE_URL); returns once ``/healthz`` answers. The caller stops it."""
+    import requests
+
+    port = free_port()
+    log = open(ROOT / "var" / f"test-gunicorn-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()  # the child holds its own descriptor
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=3).status_code == 200:
+                return process, url
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"server at {url} did not start; see var/test-gunicorn-{port}.log")
+        time.sleep(0.2)
+
+
+def process_stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Terminate a process this test session started; kill it when it does not exit in time."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
 @pytest.fixture(scope="session")
 def live_servers(django_db_setup: None) -> Iterator[list[str]]:
     """Two gunicorn processes (one worker each) serving the test database: base URLs."""
-    import socket
-
-    import requests
-
-    processes, urls = [], []
-    for _ in range(2):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        log = open(ROOT / "var" / f"test-gunicorn-{port}.log", "wb")  # noqa: SIM115
-        processes.append(
-            (
-                subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-                    cwd=ROOT,
-                    env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                ),
-                log,
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    for url in urls:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=3).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server at {url} did not start; see var/test-gunicorn-*.log")
-            time.sleep(0.2)
-    yield urls
-    for process, log in processes:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    servers = [gunicorn_start() for _ in range(2)]
+    yield [url for _, url in servers]
+    for process, _ in servers:
+        process_stop(process)

@@ -139,6 +139,10 @@ CACHES = {
 CELERY_BROKER_URL: str = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND: str | None = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = False
+# Late acks: a task whose worker dies (SIGKILL, OOM, lost host) stays unacknowledged in Redis and is delivered
+# again once this many seconds have passed (task bodies are idempotent for that). Keep it above the longest task
+# (task_time_limit, 90 s) or a running task is delivered twice; the fault tests shorten it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 
 # --- Passwords and auth ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from shared_apps.core.context import request_id_var
+from shared_apps.core.health import RETRY_AFTER_SECONDS, is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ def _flatten(detail: Any) -> Any:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     response = exception_handler(exc, context)
+    if response is None and is_unavailable(exc):
+        return service_unavailable_response(exc)
     if response is None:
         logger.exception("unhandled error in API view", exc_info=exc)
         return Response(
@@ -72,7 +76,27 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
     return error_response(404, "not_found", "Not found.")
 
 
+def service_unavailable_response(exc: BaseException) -> Response:
+    """PostgreSQL or Redis is down or restarting: a clean 503 the client may retry, not a 500."""
+    logger.warning("backing service unavailable", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+    return Response(
+        error_body("service_unavailable", "The service is temporarily unavailable. Try again shortly."),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def handler500(request: HttpRequest) -> JsonResponse:
+    # Django calls this while handling the exception (raised outside DRF views, e.g. in the tenant middleware).
+    exc = sys.exc_info()[1]
+    if is_unavailable(exc):
+        logger.warning("backing service unavailable", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+        return error_response(
+            503,
+            "service_unavailable",
+            "The service is temporarily unavailable. Try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return error_response(500, "server_error", "Internal server error.")
 
 

@@ -1,11 +1,42 @@
-"""Liveness and readiness. Readiness checks PostgreSQL and Redis and answers 503 when one is down."""
+"""Liveness and readiness. Readiness checks PostgreSQL and Redis and answers 503 when one is down.
+
+``is_unavailable`` tells the error handlers which exceptions mean "a backing service is down or
+restarting" (answered 503 ``service_unavailable`` with ``Retry-After``) rather than a bug (500).
+"""
 
 from __future__ import annotations
 
 import time
 
-from django.db import connection
+import redis
+from django.db import InterfaceError, OperationalError, connection
 from django_redis import get_redis_connection
+from django_redis.exceptions import ConnectionInterrupted
+from kombu.exceptions import OperationalError as BrokerError
+
+# PostgreSQL unreachable, restarting or the connection cut (psycopg's OperationalError/InterfaceError as
+# Django wraps them); Redis unreachable or timing out (directly, or wrapped by the django-redis cache);
+# the Celery broker unreachable when a task is sent.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    ConnectionInterrupted,
+    BrokerError,
+)
+RETRY_AFTER_SECONDS = 5
+
+
+def is_unavailable(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or what it was raised from) says a backing service is down."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, UNAVAILABLE_ERRORS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 def check_postgres() -> str | None:

@@ -284,8 +284,10 @@ def submission_create(
             )
             if not counted:
                 raise ResponseError("survey_full", "This survey has received all the responses it needs.", 410)
+            # Robust: the submission is committed; Redis or the broker failing afterwards must not answer an error.
             transaction.on_commit(
-                lambda: _after_submit(schema, survey_id, uid, respondent_key, submission_id, notify_owners)
+                lambda: _after_submit(schema, survey_id, uid, respondent_key, submission_id, notify_owners),
+                robust=True,
             )
     except IntegrityError as exc:
         again = _existing(survey_id, uid, idempotency_key)

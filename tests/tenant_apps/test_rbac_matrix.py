@@ -25,7 +25,7 @@ CUSTOM_ROLE_PERMISSIONS = ["audit.view", "survey.view"]
 ROLES = [*BUILTIN_ROLES, "custom", "anonymous"]
 DOC_ROUTES = {"schema", "swagger-ui", "redoc"}
 # Server-rendered HTML pages for respondents (public by design; tested in test_respondent_page.py).
-PAGE_ROUTES = {"respondent-page"}
+PAGE_ROUTES = {"respondent-page", "invitation-accept-page"}
 
 
 @dataclass(frozen=True)

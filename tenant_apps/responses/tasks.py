@@ -31,7 +31,6 @@ def drafts_sync_all() -> int:
 
 @tenant_task(
     name="tenant_apps.responses.tasks.resume_link_email",
-    queue="notifications",
     autoretry_for=(OSError,),
     retry_backoff=True,
     max_retries=5,

@@ -35,6 +35,7 @@ class Case:
     permission: str
     path: Callable[[Any], str]
     body: Callable[[Any], dict[str, Any]] | None = None
+    success: int | None = None  # the exact status when allowed (checked where given)
 
 
 def _fresh_membership(tenant: Any) -> int:
@@ -82,6 +83,19 @@ def _fresh_survey(tenant: Any, publish: bool = False) -> Any:
             services.publication_compile_run(publication=Publication.objects.get(pk=publication.pk))
             survey.publication_id = publication.pk
     return survey
+
+
+_LAST_DRAFT: dict[str, str] = {}
+
+
+def _fresh_draft_email_path(tenant: Any) -> str:
+    """A published survey with a draft in progress; its token is kept for the body."""
+    link = _fresh_survey(tenant, publish=True).public_link
+    saved = Client(HTTP_HOST=host_of(tenant)).put(
+        f"/api/v1/s/{link}/draft/", {"answers": {"q_name": "A"}}, content_type="application/json"
+    )
+    _LAST_DRAFT["token"] = saved.json()["token"]
+    return f"/api/v1/s/{link}/draft/{saved.json()['submission_id']}/email/"
 
 
 def _publication_path(survey: Any) -> str:
@@ -247,6 +261,14 @@ CASES = [
         PUBLIC,
         lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/draft/{uuid.uuid4()}/?token=x",
     ),
+    Case(
+        "draft-email",
+        "post",
+        PUBLIC,
+        _fresh_draft_email_path,
+        lambda t: {"email": "respondent@example.test", "token": _LAST_DRAFT["token"]},
+        success=202,
+    ),
     Case("submission-list", "get", MEMBER, lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/submissions/"),
     Case(
         "submission-detail",
@@ -338,6 +360,8 @@ def test_endpoint_role_matrix(case: Case, role: str, matrix_tenant: Any, role_cl
     assert response.status_code < 500, response.content
     if _allowed(case, role):
         assert response.status_code not in (401, 403) or case.permission == PUBLIC, response.content
+        if case.success is not None:
+            assert response.status_code == case.success, response.content
     elif role == "anonymous":
         assert response.status_code == 401, response.content
         assert response["WWW-Authenticate"].startswith("Bearer")

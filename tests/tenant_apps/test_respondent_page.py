@@ -263,6 +263,9 @@ def test_respondent_bundle_is_hashed_minified_compressed_and_long_cached(tenant_
     assert gzip.decompress(b"".join(zipped.streaming_content)) == body
     assert "immutable" in zipped["Cache-Control"]
     assert zipped["Vary"] == "Accept-Encoding"
+    brotli = Client(HTTP_HOST=host_of(tenant_a)).get(src, HTTP_ACCEPT_ENCODING="gzip, br")
+    assert brotli["Content-Encoding"] == "br"
+    assert len(b"".join(brotli.streaming_content)) < len(body) / 2
 
 
 def test_invitation_page_refuses_a_missing_or_forged_token(tenant_a):

@@ -342,6 +342,25 @@ def test_answers_typed_without_next_are_saved_and_resumed_from_a_short_link(
         fresh.close()
 
 
+def test_answers_are_saved_when_the_page_is_left_before_the_debounce(browser, live_servers, make_tenant):
+    tenant = make_tenant(name="Leave Org")
+    survey = _publish(tenant, copy.deepcopy(services.DEMO_DEFINITION))
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(_url(live_servers, tenant, f"/s/{survey.public_link}"))
+    page.get_by_role("button", name="Save and continue later").click()
+    page.wait_for_function("document.getElementById('resume-link').value.includes('?r=')")
+    link = page.locator("#resume-link").input_value()
+    page.get_by_label("What is your first name?").press_sequentially("Dee")
+    page.goto("about:blank")  # at once: well inside the 800 ms debounce; pagehide sends it (keepalive)
+    context.close()
+    fresh = browser.new_context()
+    page = fresh.new_page()
+    page.goto(link)
+    page.wait_for_function("document.getElementById('q_name').value === 'Dee'")
+    fresh.close()
+
+
 def test_submitting_from_a_second_tab_after_the_resumed_copy_was_submitted_is_refused(
     browser, live_servers, make_tenant
 ):

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent loadtest clean help
+.PHONY: run test assets chromium lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent loadtest clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -18,6 +18,24 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed  ## create the virtualenv and install pinned dependencies
 
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+RESPONDENT_JS := $(wildcard tenant_apps/surveys/static/surveys/*.js)
+build/static/surveys/respondent.min.js: node_modules/.installed $(RESPONDENT_JS)
+	npm run --silent build
+
+STATIC_SOURCES := $(shell find tenant_apps shared_apps config/public -path '*/static/*' -type f 2>/dev/null)
+var/static/staticfiles.json: $(BIN)/.installed build/static/surveys/respondent.min.js $(STATIC_SOURCES)
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+
+assets: var/static/staticfiles.json  ## minified respondent bundle (esbuild), then collectstatic (hashed, compressed)
+
+chromium:  ## Debian's Chromium for the browser tests (Playwright drives it)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
 services:  ## start PostgreSQL and Redis if they are down
 	@deploy/scripts/ensure-services.sh
 
@@ -25,13 +43,13 @@ db: venv services  ## create database roles and database, migrate every schema (
 	$(BIN)/python manage.py setup_database
 	$(BIN)/python manage.py migrate --noinput
 
-run: db  ## set up everything, create the demo tenant, run web + worker + beat until Ctrl-C
+run: db assets  ## set up everything, create the demo tenant, run web + worker + beat until Ctrl-C
 	@mkdir -p var
 	$(BIN)/python manage.py demo_setup
 	@echo "Serving on http://demo.localhost:8000/ (platform: http://localhost:8000/api/docs/). Ctrl-C stops all."
 	$(BIN)/honcho start -f Procfile.dev
 
-test: venv services  ## run the whole test suite (re-creates the survey_test database) and the JS evaluator's tests
+test: venv services assets chromium  ## run the whole test suite (re-creates the survey_test database) and the JS evaluator's tests
 	@mkdir -p var
 	node --test tenant_apps/surveys/static/surveys/
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest
@@ -70,7 +88,7 @@ bench-respondent: venv services  ## draft save and submit through gunicorn + wrk
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python benchmarks/respondent.py
 
-loadtest: venv services  ## locust: respondents load, save drafts per page and submit (headless, fixed users/duration)
+loadtest: venv services assets chromium  ## locust: respondents load, save drafts per page and submit (headless, fixed users/duration)
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python loadtests/run.py

@@ -23,6 +23,7 @@ app.conf.update(
         "shared_apps.tenants.tasks.signup_verification_email": {"queue": "notifications"},
         "shared_apps.tenants.tasks.*": {"queue": "high_priority"},
         "tenant_apps.surveys.tasks.*": {"queue": "high_priority"},
+        "tenant_apps.responses.tasks.resume_link_email": {"queue": "notifications"},  # exact names win over globs
         "tenant_apps.responses.tasks.*": {"queue": "high_priority"},
         "tenant_apps.analytics.tasks.*": {"queue": "analytics"},
         "tenant_apps.exports.tasks.*": {"queue": "exports"},

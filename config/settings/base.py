@@ -229,6 +229,8 @@ REST_FRAMEWORK = {
         "user": env("THROTTLE_USER", default="100/min"),
         # Respondent endpoints (survey load, drafts, submit), per client IP: many people share an office IP.
         "respondent": env("THROTTLE_RESPONDENT", default="300/min"),
+        # E-mailing a resume link to an address the respondent typed, per client IP.
+        "resume_email": env("THROTTLE_RESUME_EMAIL", default="10/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -273,9 +275,15 @@ STORAGES = {
     }
     if AWS_STORAGE_BUCKET_NAME
     else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Hashed names + gzip copies (`make assets` builds the respondent bundle and runs collectstatic); WhiteNoise
+    # serves hashed files with `Cache-Control: max-age=315360000, public, immutable`.
+    "staticfiles": {"BACKEND": "config.staticfiles.StaticFilesStorage"},
 }
+# The minified respondent bundle (`npm run build`, see package.json); absent until built.
+STATICFILES_DIRS = [path for path in [BASE_DIR / "build" / "static"] if path.is_dir()]
 WHITENOISE_USE_FINDERS = True
+# Files served at the root of every host (favicon.ico).
+WHITENOISE_ROOT = BASE_DIR / "config" / "public"
 
 # --- Logging: one JSON object a line, each carrying tenant and request id --------------
 LOG_LEVEL: str = env("LOG_LEVEL", default="INFO")

@@ -12,7 +12,12 @@ REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/13")
 CACHES["default"]["LOCATION"] = REDIS_URL
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/14")
 CELERY_RESULT_BACKEND = env("TEST_CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/15")
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/min", "user": "10000/min", "respondent": "10000/min"}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": "10000/min",
+    "user": "10000/min",
+    "respondent": "10000/min",
+    "resume_email": "10000/min",
+}
 
 # A database of its own, re-created by the test session (tests/conftest.py).
 DATABASE_APP_URL = env("TEST_DATABASE_URL", default="postgres://survey_app@127.0.0.1:5432/survey_test")

@@ -78,12 +78,13 @@ class DraftSaveApi(RespondentApi):
         )
         if isinstance(saved, HttpResponse):
             return saved
+        code = services.resume_code(survey_id=loaded.survey_id, uid=saved.uid, token=saved.token)
         return Response(
             {
                 "submission_id": saved.uid,
                 "token": saved.token,
                 "expires_at": saved.expires_at,
-                "resume_url": f"/s/{link}?resume={saved.uid}&token={saved.token}",
+                "resume_url": f"/s/{link}?r={code}",
             }
         )
 
@@ -107,6 +108,35 @@ class DraftResumeApi(RespondentApi):
                 "version": data.get("version"),
             }
         )
+
+
+class DraftEmailApi(RespondentApi):
+    """E-mail the draft's resume link to the respondent (queued; at most a few per draft and per IP)."""
+
+    throttle_scope = "resume_email"
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        token = serializers.CharField(max_length=200)
+
+    @extend_schema(request=InputSerializer, responses={202: serializers.DictField()}, operation_id="draft_email")
+    def post(self, request: Request, link: str, uid: str) -> HttpResponse | Response:
+        loaded = open_survey(request, link)
+        if isinstance(loaded, HttpResponse):
+            return loaded
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        queued = self.respond(
+            services.draft_email_request,
+            survey_id=loaded.survey_id,
+            link=link,
+            uid=str(uid),
+            token=data.validated_data["token"],
+            email=data.validated_data["email"],
+        )
+        if isinstance(queued, HttpResponse):
+            return queued
+        return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 
 def _respondent_key(request: Request, loaded: LoadedSurvey) -> str | None:

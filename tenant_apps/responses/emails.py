@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from shared_apps.accounts.models import User
 from shared_apps.core.tenancy import tenant_connection
 from shared_apps.tenants.services import tenant_url
@@ -25,3 +27,21 @@ def submission_email(submission_id: int) -> tuple[str, str, str] | None:
         f"(response {submission.uid}).\n\nSee the responses: {url}\n"
     )
     return owner.email, f"New response to {survey.title}", body
+
+
+def resume_link_message(*, survey_id: int, link: str, uid: str, expires: int) -> tuple[str, str] | None:
+    """(subject, body) of the e-mail that carries a draft's resume link; None once the survey is gone."""
+    from tenant_apps.responses.services import resume_code, resume_token
+
+    survey = Survey.objects.filter(pk=survey_id, public_link=link).only("title").first()
+    if survey is None:
+        return None
+    until = dt.datetime.fromtimestamp(expires, tz=dt.UTC)
+    token = resume_token(survey_id=survey_id, uid=uid, expires=until)
+    url = f"{tenant_url(tenant_connection().tenant)}s/{link}?r={resume_code(survey_id=survey_id, uid=uid, token=token)}"
+    body = (
+        f"You asked for a link to continue the survey {survey.title!r} later.\n\n"
+        f"Continue where you left off: {url}\n\n"
+        f"The link works until {until:%Y-%m-%d %H:%M} UTC. If you did not ask for it, ignore this e-mail.\n"
+    )
+    return f"Continue the survey {survey.title}", body

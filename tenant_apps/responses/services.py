@@ -3,6 +3,7 @@ idempotent). Call inside the tenant's context."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -62,6 +63,32 @@ def resume_token_check(*, survey_id: int, uid: str, token: str) -> None:
         raise ResponseError("invalid_token", "This resume link is not valid.", 403)
     if stamp < timezone.now().timestamp():
         raise ResponseError("expired_token", "This resume link has expired.", 403)
+
+
+def resume_code(*, survey_id: int, uid: str, token: str) -> str:
+    """The short form of (submission id, token) for links (``/s/<link>?r=<code>``, 40 characters):
+    base64url of the id, the expiry and the first 10 bytes of the token's signature."""
+    stamp = int(token.split(".", 1)[0])
+    tag = bytes.fromhex(_sign(current_schema(), survey_id, uid, stamp))[:10]
+    return base64.urlsafe_b64encode(uuid.UUID(uid).bytes + stamp.to_bytes(4, "big") + tag).decode().rstrip("=")
+
+
+def resume_code_open(*, survey_id: int, code: str) -> tuple[str, str]:
+    """(submission id, token) from a short resume code; refused like a bad token."""
+    invalid = ResponseError("invalid_token", "This resume link is not valid.", 403)
+    try:
+        raw = base64.urlsafe_b64decode(code + "=" * (-len(code) % 4))
+    except (ValueError, TypeError) as exc:
+        raise invalid from exc
+    if len(raw) != 30:
+        raise invalid
+    uid, stamp = str(uuid.UUID(bytes=raw[:16])), int.from_bytes(raw[16:20], "big")
+    signature = _sign(current_schema(), survey_id, uid, stamp)
+    if not hmac.compare_digest(bytes.fromhex(signature)[:10], raw[20:]):
+        raise invalid
+    token = f"{stamp}.{signature}"
+    resume_token_check(survey_id=survey_id, uid=uid, token=token)
+    return uid, token
 
 
 # --- drafts ---------------------------------------------------------------------------------------
@@ -131,6 +158,30 @@ def draft_load(*, survey_id: int, uid: str, token: str) -> dict[str, Any]:
     if data.get("survey_id") != survey_id:
         raise ResponseError("draft_not_found", "This draft no longer exists.", 404)
     return data
+
+
+RESUME_EMAILS_PER_DRAFT = 3
+
+
+def draft_email_request(*, survey_id: int, link: str, uid: str, token: str, email: str) -> None:
+    """E-mail the draft's resume link (a task on the ``notifications`` queue builds and sends it). At most
+    RESUME_EMAILS_PER_DRAFT a day per draft, on top of the per-IP throttle."""
+    from tenant_apps.responses.tasks import resume_link_email
+
+    draft_load(survey_id=survey_id, uid=uid, token=token)
+    redis = get_redis_connection("default")
+    counter = f"draft-emails:{current_schema()}:{uid}"
+    sent = redis.incr(counter)
+    if sent == 1:
+        redis.expire(counter, 24 * 3600)
+    if sent > RESUME_EMAILS_PER_DRAFT:
+        raise ResponseError("too_many_emails", "This link was already e-mailed several times today.", 429)
+    schema, stamp = current_schema(), int(token.split(".", 1)[0])
+    transaction.on_commit(
+        lambda: resume_link_email.delay(
+            schema_name=schema, survey_id=survey_id, link=link, uid=uid, expires=stamp, email=email
+        )
+    )
 
 
 def drafts_sync(*, batch: int = 500) -> int:
@@ -240,6 +291,10 @@ def submission_create(
         resume_token_check(survey_id=survey_id, uid=uid, token=token or "")
     existing = _existing(survey_id, uid, idempotency_key)
     if existing is not None:
+        if not _same_answers(existing, definition, answers):
+            raise ResponseError(
+                "already_submitted", "This response was already submitted; these changes were not saved.", 409
+            )
         return Submitted(uid=str(existing.uid), result=existing.result, created=False)
     evaluation = answers_validate(definition, answers)
     _files_check(definition, evaluation["answers"], survey_id)
@@ -295,6 +350,18 @@ def submission_create(
             return Submitted(uid=str(again.uid), result=again.result, created=False)
         raise ResponseError("already_answered", "You have already answered this survey.", 409) from exc
     return Submitted(uid=uid, result=result, created=True)
+
+
+def _same_answers(existing: SubmissionKey, definition: dict[str, Any], answers: Any) -> bool:
+    """A retry (same draft or Idempotency-Key) carries the answers that were stored; other answers conflict."""
+    from tenant_apps.responses.models import Answer
+
+    try:
+        normalized = answers_validate(definition, answers)["answers"]
+    except ValidationError:
+        return False
+    stored = Answer.objects.filter(submission_id=existing.submission_id, submitted_at=existing.submitted_at)
+    return dict(stored.values_list("question_id", "value")) == normalized
 
 
 def _files_check(definition: dict[str, Any], answers: dict[str, Any], survey_id: int) -> None:

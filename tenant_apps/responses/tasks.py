@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import random
 
+from django.core.mail import EmailMessage
+
 from shared_apps.core.tasks import platform_task, tenant_task
 from tenant_apps.responses.services import drafts_sync
 
@@ -25,3 +27,23 @@ def drafts_sync_all() -> int:
         drafts_sync_task.apply_async(kwargs={"schema_name": schema_name}, countdown=random.uniform(0, 5))  # noqa: S311
         count += 1
     return count
+
+
+@tenant_task(
+    name="tenant_apps.responses.tasks.resume_link_email",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def resume_link_email(*, schema_name: str, survey_id: int, link: str, uid: str, expires: int, email: str) -> bool:
+    """Send a respondent the link that resumes their draft (the code is signed here, not carried in the queue)."""
+    from tenant_apps.responses.emails import resume_link_message
+
+    message = resume_link_message(survey_id=survey_id, link=link, uid=uid, expires=expires)
+    if message is None:
+        return False
+    subject, body = message
+    EmailMessage(subject=subject, body=body, to=[email]).send()
+    return True

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from tenant_apps.responses.services import ResponseError, resume_code_open
 from tenant_apps.surveys.load import now, survey_load
 
 CSS_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
@@ -51,7 +54,8 @@ def respondent_page(request: HttpRequest, link: str) -> HttpResponse:
                 "sign_in_required": "This survey is for members of the organisation; open it from your account.",
             }.get(code, "")
         )
-        branding, css_vars = branding_for(organisation, None)
+        survey_branding = json.loads(loaded.body)["survey"].get("branding") if loaded is not None else None
+        branding, css_vars = branding_for(organisation, survey_branding)
         return render(
             request,
             "respondent/status.html",
@@ -65,12 +69,18 @@ def respondent_page(request: HttpRequest, link: str) -> HttpResponse:
             },
             status=status,
         )
-    import json
-
     document = json.loads(loaded.body)
     branding, css_vars = branding_for(organisation, document["survey"].get("branding"))
     # Inline the survey (no second request); "</" is escaped so the JSON cannot close the script element.
     survey_json = loaded.body.decode().replace("</", "<\\/")
+    # A short resume code (?r=) opens here into the draft's id and token; the page then loads the draft.
+    resume: dict[str, str] = {}
+    if request.GET.get("r"):
+        try:
+            uid, token = resume_code_open(survey_id=loaded.survey_id, code=request.GET["r"][:100])
+            resume = {"submission_id": uid, "token": token}
+        except ResponseError as exc:
+            resume = {"error": exc.message}
     response = render(
         request,
         "respondent/page.html",
@@ -80,8 +90,24 @@ def respondent_page(request: HttpRequest, link: str) -> HttpResponse:
             "css_vars": css_vars,
             "title": document["survey"]["title"],
             "survey_json": survey_json,
+            "resume": resume,
+            "script": _script_url(),
         },
     )
     response["Cache-Control"] = "private, no-cache"
     response["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+def _script_url() -> str:
+    """The minified bundle (hashed name) once built and collected, else the ES module itself."""
+    name = "surveys/respondent.min.js"
+    if not staticfiles_storage.exists(name) and not _found(name):
+        name = "surveys/respondent.js"
+    return staticfiles_storage.url(name)
+
+
+def _found(name: str) -> bool:
+    from django.contrib.staticfiles import finders
+
+    return bool(finders.find(name))

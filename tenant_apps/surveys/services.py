@@ -454,7 +454,7 @@ def survey_import(*, document: dict[str, Any], created_by_id: int | None) -> Sur
 DEMO_DEFINITION: dict[str, Any] = {
     "variables": [{"id": "detractor", "initial": 0}],
     "end_screens": [
-        {"id": "thanks", "text": "Thank you{{q_name| }}! Your answers help us improve."},
+        {"id": "thanks", "text": "Thank you, {{q_name|friend}}! Your answers help us improve."},
         {"id": "sorry", "text": "Sorry to hear that, {{q_name|friend}}. Someone will contact you."},
     ],
     "pages": [

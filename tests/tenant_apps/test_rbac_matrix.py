@@ -28,7 +28,7 @@ S = "/api/v1/surveys"
 ROLES = [*BUILTIN_ROLES, "custom", "anonymous"]
 DOC_ROUTES = {"schema", "swagger-ui", "redoc"}
 # Server-rendered HTML pages for respondents (public by design; tested in test_respondent_page.py).
-PAGE_ROUTES = {"respondent-page"}
+PAGE_ROUTES = {"respondent-page", "invitation-accept-page"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,19 @@ def _fresh_submission(tenant: Any) -> str:
     )
     assert submitted.status_code == 201, submitted.content
     return f"{S}/{survey.pk}/submissions/{submitted.json()['submission_id']}/"
+
+
+_LAST_DRAFT: dict[str, str] = {}
+
+
+def _fresh_draft_email_path(tenant: Any) -> str:
+    """A published survey with a draft in progress; its token is kept for the body."""
+    link = _fresh_survey(tenant, publish=True).public_link
+    saved = Client(HTTP_HOST=host_of(tenant)).put(
+        f"/api/v1/s/{link}/draft/", {"answers": {"q_name": "A"}}, content_type="application/json"
+    )
+    _LAST_DRAFT["token"] = saved.json()["token"]
+    return f"/api/v1/s/{link}/draft/{saved.json()['submission_id']}/email/"
 
 
 def _publication_path(survey: Any) -> str:
@@ -315,6 +328,14 @@ CASES = [
         "get",
         PUBLIC,
         _fresh_draft,
+    ),
+    Case(
+        "draft-email",
+        "post",
+        PUBLIC,
+        _fresh_draft_email_path,
+        lambda t: {"email": "respondent@example.test", "token": _LAST_DRAFT["token"]},
+        expect=202,
     ),
     Case("submission-list", "get", MEMBER, lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/submissions/"),
     Case(

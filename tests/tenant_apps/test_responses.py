@@ -52,7 +52,7 @@ def test_draft_save_goes_to_redis_only_and_resumes(tenant_a):
     assert first.status_code == 200, first.content
     assert not [q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))]
     saved = first.json()
-    assert saved["resume_url"].startswith(f"/s/{survey.public_link}?resume={saved['submission_id']}")
+    assert saved["resume_url"].startswith(f"/s/{survey.public_link}?r=")
     second = _put(
         client,
         survey,
@@ -120,7 +120,7 @@ def test_submit_stores_effective_answers_and_shows_the_end_screen(tenant_a):
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["end_screen"] == "thanks"
-    assert body["text"] == "Thank youAnn! Your answers help us improve."
+    assert body["text"] == "Thank you, Ann! Your answers help us improve."
     with tenant_context(tenant_a):
         submission = Submission.objects.get(uid=body["submission_id"])
         answers = {a.question_id: a for a in Answer.objects.filter(submission_id=submission.id)}

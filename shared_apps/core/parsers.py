@@ -54,6 +54,12 @@ class InputRefused(exceptions.ValidationError):
         super().__init__({field or "body": [message]})
 
 
+class MalformedBody(InputRefused):
+    """Not JSON at all, or not UTF-8 (DRF's code for it is kept)."""
+
+    default_code = "parse_error"
+
+
 class PayloadTooLarge(InputRefused):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
@@ -62,9 +68,9 @@ class PayloadTooLarge(InputRefused):
 class UnsafeJson(ValueError):
     """A JSON text or value that must not be stored: ``field`` is the dotted path of the offending value."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, malformed: bool = False) -> None:
         super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+        self.field, self.message, self.malformed = field, message, malformed
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -177,12 +183,12 @@ def json_loads_checked(text: str | bytes, field: str = "") -> Any:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise UnsafeJson(field, "Not valid UTF-8.") from exc
+            raise UnsafeJson(field, "Not valid UTF-8.", malformed=True) from exc
     _depth_check(text)
     try:
         data = json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_parse_constant)
     except (ValueError, RecursionError) as exc:
-        raise UnsafeJson(field, f"Not valid JSON: {exc}") from exc
+        raise UnsafeJson(field, f"Not valid JSON: {exc}", malformed=True) from exc
     json_value_check(data, field)
     return data
 
@@ -193,7 +199,7 @@ def finite_json_value(raw: str, field: str) -> Any:
     try:
         return json_loads_checked(raw, field)
     except UnsafeJson as exc:
-        if exc.message.startswith("Not valid JSON"):
+        if exc.malformed:
             problem = text_problem(raw)
             if problem:
                 raise InputRefused(field, problem) from exc
@@ -217,11 +223,11 @@ class SafeJSONParser(parsers.JSONParser):
             try:
                 raw = raw.decode(encoding).encode("utf-8", "surrogatepass")
             except (UnicodeError, LookupError) as exc:
-                raise InputRefused("body", f"Not valid {encoding}.") from exc
+                raise MalformedBody("body", f"Not valid {encoding}.") from exc
         try:
             return json_loads_checked(raw)
         except UnsafeJson as exc:
-            raise InputRefused(exc.field, exc.message) from exc
+            raise (MalformedBody if exc.malformed else InputRefused)(exc.field, exc.message) from exc
 
 
 def _fields_check(data: Any, files: Any = None) -> None:

@@ -55,7 +55,9 @@ def refused(response, field: str, status: int = 400) -> dict:
     body = response.json()
     assert set(body) == {"error"}, body
     error = body["error"]
-    assert error["code"] and error["message"] and "request_id" in error, error
+    assert error["code"], error
+    assert error["message"], error
+    assert "request_id" in error, error
     names = list(error.get("details", {}))
     assert any(name == field or name.startswith(f"{field}.") for name in names), (field, error)
     return error

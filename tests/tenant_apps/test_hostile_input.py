@@ -298,3 +298,36 @@ def test_resume_of_an_unreadable_old_draft_is_a_4xx(tenant_a, survey):
     response = client.get(f"/api/v1/s/{survey.public_link}/draft/{saved['submission_id']}/", {"token": saved["token"]})
     assert 400 <= response.status_code < 500, response.content
     assert response.json()["error"]["code"] == "draft_unreadable"
+
+
+# --- 7: the rest of the class: integers beyond the column, dates that do not exist --------------------
+
+
+def test_response_limit_beyond_the_column_is_refused(tenant_a, staff):
+    refused(
+        staff.post("/api/v1/surveys/", {"title": "Big", "response_limit": 2**40}, content_type="application/json"),
+        "response_limit",
+    )
+    with tenant_context(tenant_a):
+        draft = services.survey_create(title="Limit", definition={"pages": []}, created_by_id=None)
+    response = staff.patch(f"/api/v1/surveys/{draft.pk}/", {"response_limit": 2**40}, content_type="application/json")
+    refused(response, "response_limit")
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"opens_at": "2026-13-45T00:00:00Z"}, "opens_at"),
+        ({"opens_at": 5}, "opens_at"),
+        ({"response_limit": 2**40}, "response_limit"),
+        ({"response_limit": "many"}, "response_limit"),
+    ],
+)
+def test_import_refuses_settings_that_do_not_fit(staff, settings, field):
+    document = {
+        "format": services.EXPORT_FORMAT,
+        "title": "Imported",
+        "settings": settings,
+        "definition": {"pages": []},
+    }
+    refused(staff.post("/api/v1/surveys/import/", document, content_type="application/json"), field)

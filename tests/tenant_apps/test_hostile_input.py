@@ -331,3 +331,15 @@ def test_import_refuses_settings_that_do_not_fit(staff, settings, field):
         "definition": {"pages": []},
     }
     refused(staff.post("/api/v1/surveys/import/", document, content_type="application/json"), field)
+
+
+@pytest.mark.parametrize("token", ["é", "\u202e", "a.b.c", "x" * 10_000, "eyJhbGciOiJIUzI1NiJ9.e30.\u00ff"])
+def test_crafted_bearer_and_refresh_tokens_are_refused(tenant_a, token):
+    header = f"Bearer {token}".encode().decode("latin-1")  # as a WSGI server hands over UTF-8 header bytes
+    client = Client(HTTP_HOST=host_of(tenant_a), HTTP_AUTHORIZATION=header)
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401, response.content
+    response = Client(HTTP_HOST=host_of(tenant_a)).post(
+        "/api/v1/auth/token/refresh/", {"refresh": token}, content_type="application/json"
+    )
+    assert 400 <= response.status_code < 500, response.content

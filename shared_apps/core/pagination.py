@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -30,9 +30,7 @@ class InvalidCursor(InputRefused):
 class CursorPagination(pagination.CursorPagination):
     _model: type[Model] | None = None
 
-    def paginate_queryset(
-        self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
-    ) -> list[Any] | None:
+    def paginate_queryset(self, queryset: Any, request: Request, view: APIView | None = None) -> list[Any] | None:
         self._model = queryset.model
         return super().paginate_queryset(queryset, request, view)
 
@@ -43,16 +41,17 @@ class CursorPagination(pagination.CursorPagination):
             raise InvalidCursor from exc
         if cursor is None or cursor.position is None:
             return cursor
-        if text_problem(cursor.position):
+        position = str(cursor.position)
+        if text_problem(position):
             raise InvalidCursor
         ordering = self.ordering if isinstance(self.ordering, list | tuple) else [self.ordering]
         if self._model is not None and ordering:
             try:
-                field = self._model._meta.get_field(str(ordering[0]).lstrip("-"))
+                field: Any = self._model._meta.get_field(str(ordering[0]).lstrip("-"))
             except FieldDoesNotExist:
                 return cursor
             try:
-                if field.to_python(cursor.position) is None:
+                if field.to_python(position) is None:
                     raise InvalidCursor
             except (DjangoValidationError, ValueError, TypeError, OverflowError) as exc:
                 raise InvalidCursor from exc

@@ -164,16 +164,22 @@ def draft_load(*, survey_id: int, uid: str, token: str) -> dict[str, Any]:
     return data
 
 
+QUARANTINE_TTL = dt.timedelta(days=30)
+
+
 def _quarantine_key(schema: str) -> str:
     return f"drafts-quarantine:{schema}"
 
 
 def _draft_quarantine(redis: Any, schema: str, uid: str, reason: str) -> None:
-    """Move a draft the sync cannot store out of the way (kept, with its TTL, for inspection)."""
-    logger.error("draft quarantined", extra={"tenant": schema, "uid": uid, "reason": reason[:500]})
+    """Move a draft the sync cannot store out of the way (kept, with its TTL, for inspection). The reason is
+    the error's first line only: PostgreSQL's CONTEXT line would quote the respondent's answers into the log."""
+    reason = (reason.splitlines() or [""])[0][:200]
+    logger.error("draft quarantined", extra={"tenant": schema, "uid": uid, "reason": reason})
     pipe = redis.pipeline(transaction=False)
     pipe.rename(_draft_key(schema, uid), f"{_quarantine_key(schema)}:{uid}")
-    pipe.hset(_quarantine_key(schema), uid, json.dumps({"reason": reason[:500], "at": timezone.now().isoformat()}))
+    pipe.hset(_quarantine_key(schema), uid, json.dumps({"reason": reason, "at": timezone.now().isoformat()}))
+    pipe.expire(_quarantine_key(schema), int(QUARANTINE_TTL.total_seconds()))
     pipe.execute(raise_on_error=False)  # the draft may have been submitted (deleted) meanwhile
 
 

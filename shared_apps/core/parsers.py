@@ -318,9 +318,22 @@ def _query_problem(value: str) -> str | None:
     return None
 
 
+def _declared_too_big(request: HttpRequest) -> bool:
+    """A non-multipart body declared larger than Django will read (it would raise RequestDataTooBig inside the
+    view, which DRF answers with a 500). Multipart file parts are streamed and have their own limits."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if not limit or request.content_type == "multipart/form-data":
+        return False
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > limit
+    except ValueError:
+        return False
+
+
 class InputGuardMiddleware:
-    """Refuses NUL in the URL path and NUL or out-of-range integers in query values before any view
-    (or tenant lookup) sees them. Django already re-escapes invalid UTF-8 in both."""
+    """Refuses NUL in the URL path, NUL or out-of-range integers in query values, and bodies declared larger
+    than DATA_UPLOAD_MAX_MEMORY_SIZE (413), before any view (or tenant lookup) sees them. Django already
+    re-escapes invalid UTF-8 in the path and the query."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -339,4 +352,8 @@ class InputGuardMiddleware:
                     refused.setdefault(name, [problem])
         if refused:
             return error_response(400, "invalid", "The request is invalid.", refused)
+        if _declared_too_big(request):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+            details = {"body": [f"A request body may hold at most {limit} KiB."]}
+            return error_response(413, "payload_too_large", "The request body is too large.", details)
         return self.get_response(request)

@@ -343,3 +343,19 @@ def test_crafted_bearer_and_refresh_tokens_are_refused(tenant_a, token):
         "/api/v1/auth/token/refresh/", {"refresh": token}, content_type="application/json"
     )
     assert 400 <= response.status_code < 500, response.content
+
+
+def test_upload_file_name_with_nul_is_refused(tenant_a, survey):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = Client(HTTP_HOST=host_of(tenant_a))
+    upload = SimpleUploadedFile("report\x00.txt", b"hello", content_type="text/plain")
+    response = client.post(f"/api/v1/s/{survey.public_link}/files/", {"question": "q_name", "file": upload})
+    assert 400 <= response.status_code < 500, response.content
+
+
+def test_json_body_over_the_limit_is_a_413_naming_the_body(tenant_a, survey):
+    client = Client(HTTP_HOST=host_of(tenant_a))
+    body = json.dumps({"answers": {"q_name": "x" * (3 * 1024 * 1024)}})
+    error = refused(_raw(client, "put", f"/api/v1/s/{survey.public_link}/draft/", body), "body", status=413)
+    assert error["code"] == "payload_too_large"

@@ -71,6 +71,7 @@ TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "shared_apps.core.middleware.RequestContextMiddleware",
+    "shared_apps.core.parsers.InputGuardMiddleware",
     "shared_apps.core.middleware.HealthCheckMiddleware",
     "shared_apps.tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -218,6 +219,12 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Size, depth, key count, NUL/surrogates and finite numbers checked once for every body.
+    "DEFAULT_PARSER_CLASSES": [
+        "shared_apps.core.parsers.SafeJSONParser",
+        "shared_apps.core.parsers.SafeFormParser",
+        "shared_apps.core.parsers.SafeMultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "shared_apps.core.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [

@@ -60,7 +60,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         details = _flatten(exc.detail)
         if isinstance(details, list):
             details = {"non_field_errors": details}
-        body = error_body("invalid", "The request is invalid.", details)
+        body = error_body(str(exc.default_code), "The request is invalid.", details)
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail
         message = str(detail) if not isinstance(detail, dict | list) else "The request failed."

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.accounts.models import User
+from shared_apps.core.pagination import CursorPagination
 from tenant_apps.apibase import TenantApi
 from tenant_apps.audit.models import AuditEvent
 from tenant_apps.audit.selectors import audit_event_list

@@ -10,10 +10,10 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared_apps.core.pagination import CursorPagination
 from shared_apps.tenants.services import tenant_url
 from tenant_apps.apibase import TenantApi
 from tenant_apps.members import auth, services

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import Any
 
@@ -14,12 +13,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.core.errors import error_response
+from shared_apps.core.pagination import CursorPagination
+from shared_apps.core.parsers import SafeMultiPartParser, finite_json_value
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.apibase import TenantApi
 from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal, TenantJWTAuthentication
@@ -264,11 +263,7 @@ class SubmissionListApi(TenantApi):
         answer = None
         if "answer" in filters.validated_data:
             question_id, raw = filters.validated_data["answer"].split(":", 1)
-            try:
-                value: Any = json.loads(raw)
-            except ValueError:
-                value = raw
-            answer = (question_id, value)
+            answer = (question_id, finite_json_value(raw, "answer"))
         qs = submission_list(
             survey_id=survey.pk,
             since=filters.validated_data.get("since"),
@@ -341,7 +336,7 @@ class SubmissionDetailApi(TenantApi):
 class FileUploadApi(RespondentApi):
     """Upload a file answering a file question (multipart: ``question``, ``file``)."""
 
-    parser_classes = [MultiPartParser]
+    parser_classes = [SafeMultiPartParser]
 
     @extend_schema(
         request={

@@ -3,9 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from shared_apps.core.parsers import UnsafeJson, json_value_check
 from tenant_apps.responses.models import Answer, DraftCopy, Submission
 from tenant_apps.surveys.models import SurveyVersion
 
@@ -33,6 +35,10 @@ def submission_list(
         qs = qs.filter(respondent_id=respondent_id)
     if answer is not None:
         question_id, value = answer
+        try:  # NUL, lone surrogates or non-finite numbers would fail inside PostgreSQL
+            json_value_check([question_id, value], "answer")
+        except UnsafeJson as exc:
+            raise ValidationError({"answer": [exc.message]}) from exc
         matching = Answer.objects.filter(
             submission_id=OuterRef("id"), submitted_at=OuterRef("submitted_at"), question_id=question_id
         )

@@ -8,22 +8,27 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from shared_apps.core.cache import tenant_key
+from shared_apps.core.parsers import UnsafeJson, json_loads_checked, json_value_check
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.responses.models import DraftCopy, SubmissionKey
 from tenant_apps.responses.validation import answers_validate
 from tenant_apps.surveys.definition import AnswerShape, iter_questions, question_types
 from tenant_apps.surveys.models import Survey
+
+logger = logging.getLogger(__name__)
 
 DRAFT_TTL = dt.timedelta(days=7)
 MAX_DRAFT_BYTES = 256 * 1024
@@ -53,11 +58,11 @@ def resume_token(*, survey_id: int, uid: str, expires: dt.datetime) -> str:
 
 
 def resume_token_check(*, survey_id: int, uid: str, token: str) -> None:
-    try:
-        stamp_text, signature = token.split(".", 1)
-        stamp = int(stamp_text)
-    except (ValueError, AttributeError) as exc:
-        raise ResponseError("invalid_token", "This resume link is not valid.", 403) from exc
+    # ASCII only: hmac.compare_digest raises TypeError on non-ASCII text, and int() reads other scripts' digits.
+    stamp_text, _, signature = token.partition(".") if isinstance(token, str) and token.isascii() else ("", "", "")
+    if not (stamp_text.isdigit() and len(stamp_text) <= 12 and signature):
+        raise ResponseError("invalid_token", "This resume link is not valid.", 403)
+    stamp = int(stamp_text)
     expected = _sign(current_schema(), survey_id, uid, stamp)
     if not hmac.compare_digest(expected, signature):
         raise ResponseError("invalid_token", "This resume link is not valid.", 403)
@@ -94,12 +99,12 @@ def resume_code_open(*, survey_id: int, code: str) -> tuple[str, str]:
 # --- drafts ---------------------------------------------------------------------------------------
 
 
-def _draft_key(schema: str, uid: str) -> str:
-    return f"draft:{schema}:{uid}"
+def draft_key(schema: str, uid: str) -> str:
+    return tenant_key(schema, "draft", uid)
 
 
-def _dirty_key(schema: str) -> str:
-    return f"drafts-dirty:{schema}"
+def drafts_dirty_key(schema: str) -> str:
+    return tenant_key(schema, "drafts-dirty")
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ def draft_save(
     save mints the submission id and the resume token; later saves must present them."""
     if not isinstance(answers, dict):
         raise ValidationError({"answers": ["Expected an object of question id -> answer."]})
+    _storable_or_raise(answers=answers, page=page)
     if uid is None:
         uid = str(uuid.uuid4())
         expires = timezone.now() + DRAFT_TTL
@@ -124,32 +130,59 @@ def draft_save(
         resume_token_check(survey_id=survey_id, uid=uid, token=token or "")
         expires = dt.datetime.fromtimestamp(int((token or "0").split(".", 1)[0]), tz=dt.UTC)
     payload = json.dumps(
-        {
+        allow_nan=False,
+        obj={
             "survey_id": survey_id,
             "version": version,
             "answers": answers,
             "page": page,
             "expires": int(expires.timestamp()),
             "saved_at": timezone.now().isoformat(),
-        }
+        },
     )
     if len(payload) > MAX_DRAFT_BYTES:
         raise ValidationError({"answers": [f"A draft may hold at most {MAX_DRAFT_BYTES // 1024} KiB."]})
     schema = current_schema()
     ttl = max(1, int(expires.timestamp() - timezone.now().timestamp()))
     pipe = get_redis_connection("default").pipeline(transaction=False)
-    pipe.set(_draft_key(schema, uid), payload, ex=ttl)
-    pipe.sadd(_dirty_key(schema), uid)
+    pipe.set(draft_key(schema, uid), payload, ex=ttl)
+    pipe.sadd(drafts_dirty_key(schema), uid)
     pipe.execute()
     return DraftSaved(uid=uid, token=token or "", expires_at=expires)
+
+
+def _storable_or_raise(**values: Any) -> None:
+    """What PostgreSQL's json/text would refuse (NUL, lone surrogates, non-finite numbers, too deep) never
+    reaches Redis: the beat sync copies drafts to PostgreSQL later, where one bad record failed the batch."""
+    for field, value in values.items():
+        try:
+            json_value_check(value, field)
+        except UnsafeJson as exc:
+            raise ValidationError({exc.field: [exc.message]}) from exc
+
+
+def _draft_record(raw: bytes) -> dict[str, Any]:
+    """A stored draft, checked as strictly as a request body (records written by older versions may not be)."""
+    data = json_loads_checked(raw)
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("survey_id"), int)
+        or not isinstance(data.get("expires"), int)
+    ):
+        raise UnsafeJson("", "Not a draft record.")
+    return data
 
 
 def draft_load(*, survey_id: int, uid: str, token: str) -> dict[str, Any]:
     """From Redis, or from the last database sync when Redis lost it."""
     resume_token_check(survey_id=survey_id, uid=uid, token=token)
-    raw = get_redis_connection("default").get(_draft_key(current_schema(), uid))
+    raw = get_redis_connection("default").get(draft_key(current_schema(), uid))
     if raw is not None:
-        data: dict[str, Any] = json.loads(raw)
+        try:
+            data = _draft_record(raw)
+        except UnsafeJson as exc:
+            logger.warning("unreadable draft", extra={"tenant": current_schema(), "uid": uid, "reason": str(exc)})
+            raise ResponseError("draft_unreadable", "This draft cannot be restored; please start again.", 422) from exc
     else:
         copy = DraftCopy.objects.filter(uid=uid, survey_id=survey_id, expires_at__gt=timezone.now()).first()
         if copy is None:
@@ -170,7 +203,7 @@ def draft_email_request(*, survey_id: int, link: str, uid: str, token: str, emai
 
     draft_load(survey_id=survey_id, uid=uid, token=token)
     redis = get_redis_connection("default")
-    counter = f"draft-emails:{current_schema()}:{uid}"
+    counter = tenant_key(current_schema(), "draft-emails", uid)
     sent = redis.incr(counter)
     if sent == 1:
         redis.expire(counter, 24 * 3600)
@@ -184,34 +217,96 @@ def draft_email_request(*, survey_id: int, link: str, uid: str, token: str, emai
     )
 
 
+QUARANTINE_TTL = dt.timedelta(days=30)
+
+
+def drafts_quarantine_key(schema: str, uid: str | None = None) -> str:
+    """The tenant's list of quarantined drafts (a hash), or with ``uid`` the quarantined record itself."""
+    return tenant_key(schema, "drafts-quarantine", *([uid] if uid else []))
+
+
+def _draft_quarantine(redis: Any, schema: str, uid: str, reason: str) -> None:
+    """Move a draft the sync cannot store out of the way (kept, with its TTL, for inspection). The reason is
+    the error's first line only: PostgreSQL's CONTEXT line would quote the respondent's answers into the log."""
+    reason = (reason.splitlines() or [""])[0][:200]
+    logger.error("draft quarantined", extra={"tenant": schema, "uid": uid, "reason": reason})
+    pipe = redis.pipeline(transaction=False)
+    pipe.rename(draft_key(schema, uid), drafts_quarantine_key(schema, uid))
+    pipe.hset(drafts_quarantine_key(schema), uid, json.dumps({"reason": reason, "at": timezone.now().isoformat()}))
+    pipe.expire(drafts_quarantine_key(schema), int(QUARANTINE_TTL.total_seconds()))
+    pipe.execute(raise_on_error=False)  # the draft may have been submitted (deleted) meanwhile
+
+
+def drafts_quarantined(*, schema: str) -> dict[str, dict[str, Any]]:
+    """Drafts the sync set aside in this tenant: uid -> {reason, at}."""
+    raw = get_redis_connection("default").hgetall(drafts_quarantine_key(schema))
+    return {uid.decode(): json.loads(value) for uid, value in raw.items()}
+
+
+def _drafts_store(rows: list[DraftCopy]) -> list[tuple[DraftCopy, str]]:
+    """Upsert the rows; if the batch fails, row by row so one bad row cannot hold back the others.
+    Returns the rows PostgreSQL refused, with its reason."""
+    fields = {"update_conflicts": True, "unique_fields": ["uid"], "update_fields": ["data", "updated_at", "expires_at"]}
+    try:
+        with transaction.atomic():
+            DraftCopy.objects.bulk_create(rows, **fields)  # type: ignore[arg-type]
+        return []
+    except DatabaseError:
+        pass
+    refused = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                DraftCopy.objects.bulk_create([row], **fields)  # type: ignore[arg-type]
+        except DatabaseError as exc:
+            refused.append((row, str(exc)))
+    return refused
+
+
 def drafts_sync(*, batch: int = 500) -> int:
-    """Copy the drafts changed since the last run to PostgreSQL (run by beat every minute, per tenant)."""
+    """Copy the drafts changed since the last run to PostgreSQL (run by beat every minute, per tenant).
+
+    A record that cannot be stored (written by an older version that let NUL, lone surrogates or ``1e400``
+    in) is quarantined (``drafts_quarantined``) and logged with the tenant; it never holds back the drafts
+    saved beside it. If the run fails mid-batch, the batch's ids go back to the to-sync set (the upsert is
+    idempotent). Returns the number of drafts copied."""
     schema = current_schema()
     redis = get_redis_connection("default")
-    synced = 0
+    synced = quarantined = 0
     while True:
-        uids = [u.decode() for u in redis.spop(_dirty_key(schema), batch) or []]
+        uids = [u.decode() for u in redis.spop(drafts_dirty_key(schema), batch) or []]
         if not uids:
+            if quarantined:
+                logger.warning("drafts sync quarantined records", extra={"tenant": schema, "count": quarantined})
             return synced
-        raws = redis.mget([_draft_key(schema, uid) for uid in uids])
-        rows = []
-        for uid, raw in zip(uids, raws, strict=True):
-            if raw is None:
-                continue
-            data = json.loads(raw)
-            rows.append(
-                DraftCopy(
-                    uid=uid,
-                    survey_id=data["survey_id"],
-                    data=data,
-                    updated_at=timezone.now(),
-                    expires_at=dt.datetime.fromtimestamp(data["expires"], tz=dt.UTC),
-                )
-            )
-        DraftCopy.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["uid"], update_fields=["data", "updated_at", "expires_at"]
-        )
-        synced += len(rows)
+        try:
+            raws = redis.mget([draft_key(schema, uid) for uid in uids])
+            rows = []
+            for uid, raw in zip(uids, raws, strict=True):
+                if raw is None:
+                    continue
+                try:
+                    data = _draft_record(raw)
+                    rows.append(
+                        DraftCopy(
+                            uid=uuid.UUID(uid),
+                            survey_id=data["survey_id"],
+                            data=data,
+                            updated_at=timezone.now(),
+                            expires_at=dt.datetime.fromtimestamp(data["expires"], tz=dt.UTC),
+                        )
+                    )
+                except (UnsafeJson, ValueError, OverflowError, OSError) as exc:
+                    _draft_quarantine(redis, schema, uid, str(exc))
+                    quarantined += 1
+            refused = _drafts_store(rows)
+            for row, reason in refused:
+                _draft_quarantine(redis, schema, str(row.uid), reason)
+        except BaseException:
+            redis.sadd(drafts_dirty_key(schema), *uids)
+            raise
+        quarantined += len(refused)
+        synced += len(rows) - len(refused)
 
 
 # --- submit ---------------------------------------------------------------------------------------
@@ -387,15 +482,15 @@ def _after_submit(  # noqa: PLR0917 - called from one on_commit lambda
 
     redis = get_redis_connection("default")
     pipe = redis.pipeline(transaction=False)
-    pipe.pfadd(f"hll:{schema}:survey:{survey_id}:respondents", respondent_key or uid)
-    pipe.delete(_draft_key(schema, uid))
+    pipe.pfadd(tenant_key(schema, "hll", "respondents", survey_id), respondent_key or uid)
+    pipe.delete(draft_key(schema, uid))
     pipe.execute()
     if notify_owners:
         email_enqueue(kind="submission", object_id=submission_id)
 
 
 def unique_respondents(*, survey_id: int) -> int:
-    return int(get_redis_connection("default").pfcount(f"hll:{current_schema()}:survey:{survey_id}:respondents"))
+    return int(get_redis_connection("default").pfcount(tenant_key(current_schema(), "hll", "respondents", survey_id)))
 
 
 def submission_soft_delete(*, submission_id: int, survey_id: int) -> None:

@@ -10,7 +10,7 @@ from tenant_apps.responses.services import drafts_sync
 
 @tenant_task(name="tenant_apps.responses.tasks.drafts_sync", soft_time_limit=50, time_limit=60)
 def drafts_sync_task(*, schema_name: str) -> int:
-    """Copy this tenant's changed Redis drafts to PostgreSQL."""
+    """Copy this tenant's changed Redis drafts to PostgreSQL (unstorable ones are quarantined, not retried)."""
     return drafts_sync()
 
 

@@ -441,7 +441,12 @@ def survey_import(*, document: dict[str, Any], created_by_id: int | None) -> Sur
         if settings.get(key):
             from django.utils.dateparse import parse_datetime
 
-            settings[key] = parse_datetime(settings[key])
+            try:  # an export holds ISO 8601 text; anything else (or 2026-13-45) is refused, not a 500
+                settings[key] = parse_datetime(settings[key]) if isinstance(settings[key], str) else None
+            except ValueError:
+                settings[key] = None
+            if settings[key] is None:
+                raise ValidationError({key: ["Expected an ISO 8601 date and time."]})
     return survey_create(
         title=str(document.get("title") or "Imported survey")[:300],
         description=str(document.get("description") or ""),

@@ -16,7 +16,7 @@ from django_redis import get_redis_connection
 from django_tenants.utils import tenant_context
 
 from tenant_apps.responses.models import Answer, DraftCopy, Submission, SubmissionKey
-from tenant_apps.responses.services import drafts_sync, unique_respondents
+from tenant_apps.responses.services import draft_key, drafts_sync, unique_respondents
 from tenant_apps.surveys import services
 from tenant_apps.surveys.models import Publication, Survey
 from tests.conftest import host_of
@@ -71,7 +71,7 @@ def test_draft_save_goes_to_redis_only_and_resumes(tenant_a):
     assert resumed.status_code == 200
     assert resumed.json()["answers"] == {"q_name": "Ann", "q_role": "pm"}
     assert resumed.json()["page"] == "p_score"
-    ttl = get_redis_connection("default").ttl(f"draft:{tenant_a.schema_name}:{saved['submission_id']}")
+    ttl = get_redis_connection("default").ttl(draft_key(tenant_a.schema_name, saved["submission_id"]))
     assert 6 * 86400 < ttl <= 7 * 86400
 
 
@@ -108,7 +108,7 @@ def test_draft_survives_redis_loss_after_a_sync(tenant_a):
     with tenant_context(tenant_a):
         assert drafts_sync() >= 1
         assert DraftCopy.objects.get(uid=saved["submission_id"]).data["answers"] == {"q_name": "Kept"}
-    get_redis_connection("default").delete(f"draft:{tenant_a.schema_name}:{saved['submission_id']}")
+    get_redis_connection("default").delete(draft_key(tenant_a.schema_name, saved["submission_id"]))
     resumed = client.get(f"/api/v1/s/{survey.public_link}/draft/{saved['submission_id']}/", {"token": saved["token"]})
     assert resumed.status_code == 200
     assert resumed.json()["answers"] == {"q_name": "Kept"}
@@ -198,7 +198,7 @@ def test_retries_with_the_same_idempotency_key_or_draft_never_duplicate(tenant_a
     with tenant_context(tenant_a):
         assert Submission.objects.filter(survey_id=survey.pk).count() == 2
         assert Survey.objects.get(pk=survey.pk).response_count == 2
-    assert get_redis_connection("default").get(f"draft:{tenant_a.schema_name}:{draft['submission_id']}") is None
+    assert get_redis_connection("default").get(draft_key(tenant_a.schema_name, draft["submission_id"])) is None
 
 
 def test_response_limit_is_exact_under_concurrency(tenant_a):

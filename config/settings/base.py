@@ -71,6 +71,7 @@ TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "shared_apps.core.middleware.RequestContextMiddleware",
+    "shared_apps.core.middleware.ApiErrorShapeMiddleware",
     "shared_apps.core.middleware.HealthCheckMiddleware",
     "shared_apps.tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",

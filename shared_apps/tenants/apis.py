@@ -3,11 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -59,15 +58,12 @@ class SignupCreateApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            organisation = organisation_signup(
-                name=data["organisation_name"],
-                slug=data["subdomain"].strip().lower(),
-                admin_email=data["admin_email"],
-                password=data["password"],
-            )
-        except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict) from exc
+        organisation = organisation_signup(
+            name=data["organisation_name"],
+            slug=data["subdomain"].strip().lower(),
+            admin_email=data["admin_email"],
+            password=data["password"],
+        )
         payload = _status_payload(request, organisation)
         return Response(
             SignupStatusOutput(payload).data,

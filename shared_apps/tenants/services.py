@@ -27,6 +27,7 @@ from psycopg import sql
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import password_generate, user_get_or_create
 from shared_apps.core import rls
+from shared_apps.core.errors import DomainError
 from shared_apps.core.tenancy import current_schema, tenant_connection
 from shared_apps.tenants.cache import tenants_invalidate
 from shared_apps.tenants.models import (
@@ -43,8 +44,10 @@ Kind = Organisation.Kind
 OWNER_DB = "owner"
 
 
-class TenantError(Exception):
+class TenantError(DomainError):
     """A tenant operation that cannot be done, with a message for the operator or user."""
+
+    code = "tenant_refused"
 
 
 # --- helpers -----------------------------------------------------------------------------

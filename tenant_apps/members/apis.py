@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -20,20 +19,6 @@ from tenant_apps.members import auth, services
 from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal
 from tenant_apps.members.models import Invitation, Membership, Role
 from tenant_apps.members.permissions import PERMISSIONS
-
-
-def _django_errors(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
-
-
-def _call(fn: Any, **kwargs: Any) -> Any:
-    """Run a service, turning its refusals into 400s in the common error shape."""
-    try:
-        return fn(**kwargs)
-    except DjangoValidationError as exc:
-        raise _django_errors(exc) from exc
-    except services.MembershipError as exc:
-        raise ValidationError({"non_field_errors": [str(exc)]}) from exc
 
 
 class TokenPairOutput(serializers.Serializer):
@@ -105,7 +90,7 @@ class PasswordChangeApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        _call(auth.auth_password_change, user_id=request.user.pk, **data.validated_data)
+        auth.auth_password_change(user_id=request.user.pk, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -140,7 +125,7 @@ class PasswordResetConfirmApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        _call(auth.auth_password_reset_confirm, **data.validated_data)
+        auth.auth_password_reset_confirm(**data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -253,14 +238,14 @@ class MemberDetailApi(TenantApi):
             role = Role.objects.filter(slug=data.validated_data["role"]).first()
             if role is None:
                 raise ValidationError({"role": [f"No role {data.validated_data['role']!r}."]})
-        membership = _call(
-            services.membership_update, membership=membership, role=role, is_active=data.validated_data.get("is_active")
+        membership = services.membership_update(
+            membership=membership, role=role, is_active=data.validated_data.get("is_active")
         )
         return Response(MembershipOutput(self._get(membership.pk)).data)
 
     @extend_schema(responses={204: None}, operation_id="member_remove")
     def delete(self, request: Request, pk: int) -> Response:
-        _call(services.membership_remove, membership=self._get(pk))
+        services.membership_remove(membership=self._get(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -298,8 +283,8 @@ class InvitationListApi(TenantApi):
         role = Role.objects.filter(slug=data.validated_data["role"]).first()
         if role is None:
             raise ValidationError({"role": [f"No role {data.validated_data['role']!r}."]})
-        invitation = _call(
-            services.invitation_create, email=data.validated_data["email"], role=role, invited_by_id=request.user.pk
+        invitation = services.invitation_create(
+            email=data.validated_data["email"], role=role, invited_by_id=request.user.pk
         )
         return Response(InvitationOutput(invitation).data, status=status.HTTP_201_CREATED)
 
@@ -309,7 +294,7 @@ class InvitationRevokeApi(TenantApi):
 
     @extend_schema(responses={204: None}, operation_id="invitation_revoke")
     def delete(self, request: Request, pk: int) -> Response:
-        _call(services.invitation_revoke, invitation=get_object_or_404(Invitation, pk=pk))
+        services.invitation_revoke(invitation=get_object_or_404(Invitation, pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -326,8 +311,7 @@ class InvitationAcceptApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = _call(
-            services.invitation_accept,
+        membership = services.invitation_accept(
             token=data.validated_data["token"],
             password=data.validated_data.get("password"),
             full_name=data.validated_data["full_name"],
@@ -365,8 +349,7 @@ class RoleListApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = RoleInput(data=request.data)
         data.is_valid(raise_exception=True)
-        role = _call(
-            services.role_create,
+        role = services.role_create(
             name=data.validated_data["name"],
             permissions=data.validated_data["permissions"],
             description=data.validated_data.get("description", ""),
@@ -386,12 +369,12 @@ class RoleDetailApi(TenantApi):
         role = get_object_or_404(Role, pk=pk)
         data = RoleInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        role = _call(services.role_update, role=role, **data.validated_data)
+        role = services.role_update(role=role, **data.validated_data)
         return Response(RoleOutput(role).data)
 
     @extend_schema(responses={204: None}, operation_id="role_delete")
     def delete(self, request: Request, pk: int) -> Response:
-        _call(services.role_delete, role=get_object_or_404(Role, pk=pk))
+        services.role_delete(role=get_object_or_404(Role, pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -414,5 +397,5 @@ class BrandingApi(TenantApi):
         if not isinstance(request.data, dict):
             raise ValidationError({"non_field_errors": ["Send a JSON object."]})
         organisation = Organisation.objects.get(pk=request._request.tenant.pk)  # type: ignore[attr-defined]
-        organisation = _call(tenant_branding_set, organisation=organisation, branding=request.data)
+        organisation = tenant_branding_set(organisation=organisation, branding=request.data)
         return Response(organisation.branding)

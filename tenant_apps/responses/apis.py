@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -19,7 +18,6 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.errors import error_response
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.apibase import TenantApi
 from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal, TenantJWTAuthentication
@@ -40,16 +38,6 @@ class RespondentApi(TenantApi):
     throttle_scope = "respondent"
     audit_generic = False
 
-    def respond(self, fn: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(**kwargs)
-        except services.ResponseError as exc:
-            return error_response(exc.status, exc.code, exc.message)
-        except DjangoValidationError as exc:
-            raise ValidationError(
-                exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            ) from exc
-
 
 class DraftInput(serializers.Serializer):
     answers = serializers.DictField(allow_empty=True)
@@ -67,8 +55,7 @@ class DraftSaveApi(RespondentApi):
         data = DraftInput(data=request.data)
         data.is_valid(raise_exception=True)
         uid = data.validated_data.get("submission_id")
-        saved = self.respond(
-            services.draft_save,
+        saved = services.draft_save(
             survey_id=loaded.survey_id,
             version=loaded.version_id,
             answers=data.validated_data["answers"],
@@ -76,8 +63,6 @@ class DraftSaveApi(RespondentApi):
             uid=str(uid) if uid else None,
             token=data.validated_data.get("token"),
         )
-        if isinstance(saved, HttpResponse):
-            return saved
         return Response(
             {
                 "submission_id": saved.uid,
@@ -94,11 +79,9 @@ class DraftResumeApi(RespondentApi):
         loaded = open_survey(request, link)
         if isinstance(loaded, HttpResponse):
             return loaded
-        data = self.respond(
-            services.draft_load, survey_id=loaded.survey_id, uid=str(uid), token=request.query_params.get("token", "")
+        data = services.draft_load(
+            survey_id=loaded.survey_id, uid=str(uid), token=request.query_params.get("token", "")
         )
-        if isinstance(data, HttpResponse):
-            return data
         return Response(
             {
                 "submission_id": str(uid),
@@ -148,8 +131,7 @@ class SubmitApi(RespondentApi):
                 }
             )
         uid = data.validated_data.get("submission_id")
-        submitted = self.respond(
-            services.submission_create,
+        submitted = services.submission_create(
             survey_id=loaded.survey_id,
             version_id=loaded.version_id,
             definition=version_definition(loaded.version_id),
@@ -163,8 +145,6 @@ class SubmitApi(RespondentApi):
             notify_owners=loaded.notify_owners,
             meta={"user_agent": request.headers.get("User-Agent", "")[:200]},
         )
-        if isinstance(submitted, HttpResponse):
-            return submitted
         return Response(
             {"submission_id": submitted.uid, **submitted.result},
             status=status.HTTP_201_CREATED if submitted.created else status.HTTP_200_OK,
@@ -298,10 +278,7 @@ class SubmissionDetailApi(TenantApi):
     @extend_schema(responses={204: None}, operation_id="submission_delete")
     def delete(self, request: Request, pk: int, uid: Any) -> HttpResponse | Response:
         submission = self._get(request, pk, uid)
-        try:
-            services.submission_soft_delete(submission_id=submission.id, survey_id=submission.survey_id)
-        except services.ResponseError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+        services.submission_soft_delete(submission_id=submission.id, survey_id=submission.survey_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -333,15 +310,12 @@ class FileUploadApi(RespondentApi):
         question = request.data.get("question") if hasattr(request.data, "get") else None
         if upload is None or not isinstance(question, str):
             raise ValidationError({"file": ["Send multipart fields 'question' and 'file'."]})
-        stored = self.respond(
-            file_store,
+        stored = file_store(
             survey_id=loaded.survey_id,
             definition=version_definition(loaded.version_id),
             question_id=question,
             upload=upload,
         )
-        if isinstance(stored, HttpResponse):
-            return stored
         return Response(
             {"file_id": stored.file_id, "name": stored.name, "size": stored.size}, status=status.HTTP_201_CREATED
         )
@@ -357,10 +331,7 @@ class FileUrlApi(TenantApi):
         from tenant_apps.responses.files import file_download_url
 
         survey = _survey_or_404(pk)
-        try:
-            url = file_download_url(file_id=request.query_params.get("file_id", ""), survey_id=survey.pk)
-        except services.ResponseError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+        url = file_download_url(file_id=request.query_params.get("file_id", ""), survey_id=survey.pk)
         return Response({"url": url, "expires_in": settings.UPLOAD_URL_SECONDS})
 
 
@@ -375,10 +346,7 @@ class FileDownloadApi(TenantApi):
     def get(self, request: Request, token: str) -> HttpResponse | FileResponse:
         from tenant_apps.responses.files import file_open_signed
 
-        try:
-            handle, name = file_open_signed(token=token)
-        except services.ResponseError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+        handle, name = file_open_signed(token=token)
         response = FileResponse(handle, as_attachment=True, filename=name)
         response["Cache-Control"] = "private, no-store"
         return response

@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from shared_apps.core.errors import DomainError
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.responses.models import DraftCopy, SubmissionKey
 from tenant_apps.responses.validation import answers_validate
@@ -27,7 +28,7 @@ DRAFT_TTL = dt.timedelta(days=7)
 MAX_DRAFT_BYTES = 256 * 1024
 
 
-class ResponseError(Exception):
+class ResponseError(DomainError):
     """Refused with a code the respondent page can show."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,24 +19,6 @@ from tenant_apps.members.access import PUBLIC, Principal, TenantJWTAuthenticatio
 from tenant_apps.surveys import services
 from tenant_apps.surveys.load import LoadedSurvey, now, survey_load
 from tenant_apps.surveys.models import Publication, Survey, SurveyVersion
-
-
-class PreconditionFailed(exceptions.APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_code = "revision_conflict"
-
-
-def _call(fn: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(**kwargs)
-    except services.RevisionConflict as exc:
-        raise PreconditionFailed(str(exc)) from exc
-    except services.SurveyError as exc:
-        raise ValidationError({"non_field_errors": [str(exc)]}) from exc
-    except DjangoValidationError as exc:
-        raise ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        ) from exc
 
 
 def _if_match(request: Request) -> int | None:
@@ -120,7 +101,7 @@ class SurveyListApi(SurveyApi):
     def post(self, request: Request) -> Response:
         data = self.CreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        survey = _call(services.survey_create, created_by_id=request.user.pk, **data.validated_data)
+        survey = services.survey_create(created_by_id=request.user.pk, **data.validated_data)
         return _survey_response(survey, code=status.HTTP_201_CREATED)
 
 
@@ -137,8 +118,7 @@ class SurveyDetailApi(SurveyApi):
     def patch(self, request: Request, pk: int) -> Response:
         data = SettingsInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        survey = _call(
-            services.survey_update_settings,
+        survey = services.survey_update_settings(
             survey=self.survey(pk),
             expected_revision=_if_match(request),
             **data.validated_data,
@@ -147,7 +127,7 @@ class SurveyDetailApi(SurveyApi):
 
     @extend_schema(responses={204: None}, operation_id="survey_delete")
     def delete(self, request: Request, pk: int) -> Response:
-        _call(services.survey_delete, survey=self.survey(pk))
+        services.survey_delete(survey=self.survey(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -160,8 +140,7 @@ class SurveyDefinitionApi(SurveyApi):
     def put(self, request: Request, pk: int) -> Response:
         if not isinstance(request.data, dict):
             raise ValidationError({"definition": ["Send the definition as a JSON object."]})
-        survey = _call(
-            services.definition_replace,
+        survey = services.definition_replace(
             survey=self.survey(pk),
             definition=request.data,
             expected_revision=_if_match(request),
@@ -185,8 +164,7 @@ class PageListApi(SurveyApi):
     @extend_schema(request=serializers.JSONField(), responses={201: SurveyDetailOutput}, operation_id="page_add")
     def post(self, request: Request, pk: int) -> Response:
         page, position = _element(request)
-        survey = _call(
-            services.page_add,
+        survey = services.page_add(
             survey=self.survey(pk),
             page=page,
             position=position,
@@ -201,8 +179,7 @@ class PageDetailApi(SurveyApi):
     @extend_schema(request=serializers.JSONField(), responses={200: SurveyDetailOutput}, operation_id="page_update")
     def patch(self, request: Request, pk: int, page_id: str) -> Response:
         changes, _ = _element(request)
-        survey = _call(
-            services.page_update,
+        survey = services.page_update(
             survey=self.survey(pk),
             page_id=page_id,
             changes=changes,
@@ -212,9 +189,7 @@ class PageDetailApi(SurveyApi):
 
     @extend_schema(responses={200: SurveyDetailOutput}, operation_id="page_delete")
     def delete(self, request: Request, pk: int, page_id: str) -> Response:
-        survey = _call(
-            services.page_delete, survey=self.survey(pk), page_id=page_id, expected_revision=_if_match(request)
-        )
+        survey = services.page_delete(survey=self.survey(pk), page_id=page_id, expected_revision=_if_match(request))
         return _survey_response(survey)
 
 
@@ -229,8 +204,7 @@ class PageReorderApi(SurveyApi):
     def post(self, request: Request, pk: int) -> Response:
         data = OrderInput(data=request.data)
         data.is_valid(raise_exception=True)
-        survey = _call(
-            services.pages_reorder,
+        survey = services.pages_reorder(
             survey=self.survey(pk),
             order=data.validated_data["order"],
             expected_revision=_if_match(request),
@@ -244,8 +218,7 @@ class QuestionListApi(SurveyApi):
     @extend_schema(request=serializers.JSONField(), responses={201: SurveyDetailOutput}, operation_id="question_add")
     def post(self, request: Request, pk: int, page_id: str) -> Response:
         question, position = _element(request)
-        survey = _call(
-            services.question_add,
+        survey = services.question_add(
             survey=self.survey(pk),
             page_id=page_id,
             question=question,
@@ -261,8 +234,7 @@ class QuestionDetailApi(SurveyApi):
     @extend_schema(request=serializers.JSONField(), responses={200: SurveyDetailOutput}, operation_id="question_update")
     def patch(self, request: Request, pk: int, question_id: str) -> Response:
         changes, _ = _element(request)
-        survey = _call(
-            services.question_update,
+        survey = services.question_update(
             survey=self.survey(pk),
             question_id=question_id,
             changes=changes,
@@ -272,8 +244,7 @@ class QuestionDetailApi(SurveyApi):
 
     @extend_schema(responses={200: SurveyDetailOutput}, operation_id="question_delete")
     def delete(self, request: Request, pk: int, question_id: str) -> Response:
-        survey = _call(
-            services.question_delete,
+        survey = services.question_delete(
             survey=self.survey(pk),
             question_id=question_id,
             expected_revision=_if_match(request),
@@ -292,8 +263,7 @@ class QuestionMoveApi(SurveyApi):
     def post(self, request: Request, pk: int, question_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        survey = _call(
-            services.question_move,
+        survey = services.question_move(
             survey=self.survey(pk),
             question_id=question_id,
             page_id=data.validated_data["page"],
@@ -308,7 +278,7 @@ class SurveyDuplicateApi(SurveyApi):
 
     @extend_schema(request=None, responses={201: SurveyDetailOutput}, operation_id="survey_duplicate")
     def post(self, request: Request, pk: int) -> Response:
-        survey = _call(services.survey_duplicate, survey=self.survey(pk), created_by_id=request.user.pk)
+        survey = services.survey_duplicate(survey=self.survey(pk), created_by_id=request.user.pk)
         return _survey_response(survey, code=status.HTTP_201_CREATED)
 
 
@@ -342,7 +312,7 @@ class SurveyPublishApi(SurveyApi):
 
     @extend_schema(request=None, responses={202: PublicationOutput}, operation_id="survey_publish")
     def post(self, request: Request, pk: int) -> Response:
-        publication = _call(services.publication_request, survey=self.survey(pk), requested_by_id=request.user.pk)
+        publication = services.publication_request(survey=self.survey(pk), requested_by_id=request.user.pk)
         location = f"/api/v1/surveys/{pk}/publications/{publication.pk}/"
         return Response(
             PublicationOutput(publication).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location}
@@ -364,7 +334,7 @@ class _StatusApi(SurveyApi):
 
     @extend_schema(request=None, responses={200: SurveyDetailOutput})
     def post(self, request: Request, pk: int) -> Response:
-        return _survey_response(_call(type(self).service, survey=self.survey(pk)))
+        return _survey_response(type(self).service(survey=self.survey(pk)))
 
 
 class SurveyCloseApi(_StatusApi):
@@ -421,7 +391,7 @@ class SurveyImportApi(SurveyApi):
 
     @extend_schema(request=serializers.JSONField(), responses={201: SurveyDetailOutput}, operation_id="survey_import")
     def post(self, request: Request) -> Response:
-        survey = _call(services.survey_import, document=request.data, created_by_id=request.user.pk)
+        survey = services.survey_import(document=request.data, created_by_id=request.user.pk)
         return _survey_response(survey, code=status.HTTP_201_CREATED)
 
 

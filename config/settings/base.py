@@ -206,7 +206,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shared_apps.core.openapi.ApiAutoSchema",
     "EXCEPTION_HANDLER": "shared_apps.core.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "shared_apps.core.throttling.TenantAnonRateThrottle",
@@ -221,7 +221,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Survey platform API",
-    "DESCRIPTION": "Multi-tenant survey platform. Tenant endpoints are served on <slug>.<platform domain>.",
+    "DESCRIPTION": (
+        "Multi-tenant survey platform. Tenant endpoints are served on `<slug>.<platform domain>`; "
+        "sign in with `POST /api/v1/auth/token/` and use the access token with **Authorize**. "
+        'Every error answers `{"error": {"code", "message", "details"?, "request_id"}}`.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -6,13 +6,14 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared_apps.core.openapi import paginated
 from shared_apps.tenants.services import tenant_url
 from tenant_apps.apibase import TenantApi
 from tenant_apps.members import auth, services
@@ -176,10 +177,18 @@ class MeApi(TenantApi):
         )
 
 
+class PermissionOutput(serializers.Serializer):
+    code = serializers.CharField()
+    description = serializers.CharField()
+
+
 class PermissionListApi(TenantApi):
     required_permission = MEMBER
 
-    @extend_schema(responses={200: serializers.DictField()}, operation_id="permission_list")
+    class OutputSerializer(serializers.Serializer):
+        permissions = PermissionOutput(many=True)
+
+    @extend_schema(responses={200: OutputSerializer}, operation_id="permission_list")
     def get(self, request: Request) -> Response:
         return Response({"permissions": [{"code": c, "description": d} for c, d in PERMISSIONS.items()]})
 
@@ -205,7 +214,11 @@ class CreatedAtCursor(CursorPagination):
 class MemberListApi(TenantApi):
     required_permission = "user.manage"
 
-    @extend_schema(responses={200: MembershipOutput(many=True)}, operation_id="member_list")
+    @extend_schema(
+        parameters=[OpenApiParameter("cursor", str, required=False)],
+        responses={200: paginated(MembershipOutput(many=True), "PaginatedMembershipList")},
+        operation_id="member_list",
+    )
     def get(self, request: Request) -> Response:
         paginator = CreatedAtCursor()
         qs: QuerySet[Membership] = Membership.objects.select_related("user", "role")
@@ -378,18 +391,25 @@ class RoleDetailApi(TenantApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class BrandingSchema(serializers.Serializer):
+    logo_url = serializers.URLField(required=False, max_length=500)
+    primary_color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False)
+    accent_color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False)
+    css_vars = serializers.DictField(
+        child=serializers.CharField(max_length=80), required=False, help_text="Up to 20 CSS variables."
+    )
+
+
 class BrandingApi(TenantApi):
     """The organisation's respondent-page branding (surveys may override it)."""
 
     required_permission = {"GET": MEMBER, "PUT": "user.manage"}
 
-    @extend_schema(responses={200: serializers.DictField()}, operation_id="branding_get")
+    @extend_schema(responses={200: BrandingSchema}, operation_id="branding_get")
     def get(self, request: Request) -> Response:
         return Response(request._request.tenant.branding or {})  # type: ignore[attr-defined]
 
-    @extend_schema(
-        request=serializers.DictField(), responses={200: serializers.DictField()}, operation_id="branding_set"
-    )
+    @extend_schema(request=BrandingSchema, responses={200: BrandingSchema}, operation_id="branding_set")
     def put(self, request: Request) -> Response:
         from shared_apps.tenants.models import Organisation
         from shared_apps.tenants.services import tenant_branding_set

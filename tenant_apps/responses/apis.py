@@ -10,7 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -18,6 +19,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared_apps.core.openapi import paginated
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.apibase import TenantApi
 from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal, TenantJWTAuthentication
@@ -37,6 +39,7 @@ class RespondentApi(TenantApi):
     throttle_classes = [RespondentThrottle]
     throttle_scope = "respondent"
     audit_generic = False
+    error_statuses = (410,)  # the survey is closed or full
 
 
 class DraftInput(serializers.Serializer):
@@ -47,7 +50,13 @@ class DraftInput(serializers.Serializer):
 
 
 class DraftSaveApi(RespondentApi):
-    @extend_schema(request=DraftInput, responses={200: serializers.DictField()}, operation_id="draft_save")
+    class OutputSerializer(serializers.Serializer):
+        submission_id = serializers.UUIDField()
+        token = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+        resume_url = serializers.CharField()
+
+    @extend_schema(request=DraftInput, responses={200: OutputSerializer}, operation_id="draft_save")
     def put(self, request: Request, link: str) -> HttpResponse | Response:
         loaded = open_survey(request, link)
         if isinstance(loaded, HttpResponse):
@@ -74,7 +83,17 @@ class DraftSaveApi(RespondentApi):
 
 
 class DraftResumeApi(RespondentApi):
-    @extend_schema(responses={200: serializers.DictField()}, operation_id="draft_resume")
+    class OutputSerializer(serializers.Serializer):
+        submission_id = serializers.UUIDField()
+        answers = serializers.DictField()
+        page = serializers.CharField(allow_null=True)
+        version = serializers.IntegerField(allow_null=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("token", str, required=True, description="The draft's resume token.")],
+        responses={200: OutputSerializer},
+        operation_id="draft_resume",
+    )
     def get(self, request: Request, link: str, uid: str) -> HttpResponse | Response:
         loaded = open_survey(request, link)
         if isinstance(loaded, HttpResponse):
@@ -111,7 +130,22 @@ class SubmitApi(RespondentApi):
     """Submit the answers. ``Idempotency-Key`` (or the draft's submission id) makes a retry return the
     original result without a second response; bad input gets 400 with one message per question."""
 
-    @extend_schema(request=SubmitInput, responses={201: serializers.DictField()}, operation_id="submission_create")
+    error_statuses = (409, 410)  # already answered; closed or full
+
+    class OutputSerializer(serializers.Serializer):
+        submission_id = serializers.UUIDField()
+        end_screen = serializers.CharField(allow_null=True)
+        text = serializers.CharField(allow_blank=True)
+
+    @extend_schema(
+        request=SubmitInput,
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
+            OpenApiParameter("X-Respondent-Key", str, OpenApiParameter.HEADER, required=False),
+        ],
+        responses={201: OutputSerializer, 200: OutputSerializer},
+        operation_id="submission_create",
+    )
     def post(self, request: Request, link: str) -> HttpResponse | Response:
         loaded = open_survey(request, link)
         if isinstance(loaded, HttpResponse):
@@ -199,11 +233,34 @@ def _own_only(request: Request) -> int | None:
     return None if principal.has("submission.view") else principal.id
 
 
+class DraftListOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    updated_at = serializers.DateTimeField()
+    page = serializers.CharField(allow_null=True)
+    answers = serializers.DictField(allow_null=True)
+
+
 class SubmissionListApi(TenantApi):
     required_permission = MEMBER
 
     @extend_schema(
-        parameters=[SubmissionFilter], responses={200: SubmissionOutput(many=True)}, operation_id="submission_list"
+        parameters=[
+            SubmissionFilter,
+            OpenApiParameter("cursor", str, required=False),
+            OpenApiParameter("page_size", int, required=False),
+        ],
+        responses={
+            200: paginated(
+                PolymorphicProxySerializer(
+                    component_name="SubmissionOrDraft",
+                    serializers=[SubmissionOutput, DraftListOutput],
+                    resource_type_field_name=None,
+                    many=True,
+                ),
+                "PaginatedSubmissionList",
+            )
+        },
+        operation_id="submission_list",
     )
     def get(self, request: Request, pk: int) -> Response:
         survey = _survey_or_404(pk)
@@ -254,6 +311,17 @@ class DraftCursor(CursorPagination):
     page_size = 50
 
 
+class QuestionRefOutput(serializers.Serializer):
+    id = serializers.CharField()
+    type = serializers.CharField()
+    text = serializers.CharField(allow_blank=True)
+    page = serializers.CharField()
+
+
+class SubmissionDetailOutput(SubmissionOutput):
+    questions = QuestionRefOutput(many=True)
+
+
 class SubmissionDetailApi(TenantApi):
     required_permission = {"GET": MEMBER, "DELETE": "submission.delete"}
 
@@ -262,7 +330,7 @@ class SubmissionDetailApi(TenantApi):
         qs = submission_list(survey_id=survey.pk, respondent_id=_own_only(request))
         return get_object_or_404(qs, uid=uid)
 
-    @extend_schema(responses={200: SubmissionOutput}, operation_id="submission_get")
+    @extend_schema(responses={200: SubmissionDetailOutput}, operation_id="submission_get")
     def get(self, request: Request, pk: int, uid: Any) -> Response:
         submission = self._get(request, pk, uid)
         body = dict(SubmissionOutput(submission, context={"answers": answers_for([submission])}).data)
@@ -290,6 +358,11 @@ class FileUploadApi(RespondentApi):
 
     parser_classes = [MultiPartParser]
 
+    class OutputSerializer(serializers.Serializer):
+        file_id = serializers.CharField()
+        name = serializers.CharField()
+        size = serializers.IntegerField()
+
     @extend_schema(
         request={
             "multipart/form-data": {
@@ -297,7 +370,7 @@ class FileUploadApi(RespondentApi):
                 "properties": {"question": {"type": "string"}, "file": {"type": "string", "format": "binary"}},
             }
         },
-        responses={201: serializers.DictField()},
+        responses={201: OutputSerializer},
         operation_id="file_upload",
     )
     def post(self, request: Request, link: str) -> HttpResponse | Response:
@@ -326,7 +399,15 @@ class FileUrlApi(TenantApi):
 
     required_permission = "submission.view"
 
-    @extend_schema(responses={200: serializers.DictField()}, operation_id="file_url")
+    class OutputSerializer(serializers.Serializer):
+        url = serializers.CharField()
+        expires_in = serializers.IntegerField(help_text="Seconds.")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("file_id", str, required=True)],
+        responses={200: OutputSerializer},
+        operation_id="file_url",
+    )
     def get(self, request: Request, pk: int) -> HttpResponse | Response:
         from tenant_apps.responses.files import file_download_url
 
@@ -342,7 +423,7 @@ class FileDownloadApi(TenantApi):
     authentication_classes = [NoAuthentication]
     audit_generic = False
 
-    @extend_schema(responses={200: None}, operation_id="file_download")
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}, operation_id="file_download")
     def get(self, request: Request, token: str) -> HttpResponse | FileResponse:
         from tenant_apps.responses.files import file_open_signed
 

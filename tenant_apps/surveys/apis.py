@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -19,6 +19,18 @@ from tenant_apps.members.access import PUBLIC, Principal, TenantJWTAuthenticatio
 from tenant_apps.surveys import services
 from tenant_apps.surveys.load import LoadedSurvey, now, survey_load
 from tenant_apps.surveys.models import Publication, Survey, SurveyVersion
+from tenant_apps.surveys.openapi import (
+    DefinitionSchema,
+    ExportDocumentSchema,
+    LoadedSurveySchema,
+    PageAddSchema,
+    PageChangesSchema,
+    QuestionAddSchema,
+    QuestionChangesSchema,
+)
+
+# Views that honour ``If-Match`` (the survey's ETag) answer 412 when it is stale.
+IF_MATCH = (412,)
 
 
 def _if_match(request: Request) -> int | None:
@@ -87,7 +99,11 @@ class SurveyListApi(SurveyApi):
     class CreateInput(SettingsInput):
         definition = serializers.JSONField(required=False)
 
-    @extend_schema(responses={200: SurveyOutput(many=True)}, operation_id="survey_list")
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=Survey.Status.values, required=False)],
+        responses={200: SurveyOutput(many=True)},
+        operation_id="survey_list",
+    )
     def get(self, request: Request) -> Response:
         qs = Survey.objects.select_related("current_version").defer("definition")
         status_filter = request.query_params.get("status")
@@ -107,6 +123,7 @@ class SurveyListApi(SurveyApi):
 
 class SurveyDetailApi(SurveyApi):
     required_permission = {"GET": "survey.view", "PATCH": "survey.edit", "DELETE": "survey.delete"}
+    error_statuses = IF_MATCH
 
     @extend_schema(responses={200: SurveyDetailOutput}, operation_id="survey_get")
     def get(self, request: Request, pk: int) -> Response:
@@ -133,9 +150,10 @@ class SurveyDetailApi(SurveyApi):
 
 class SurveyDefinitionApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
     @extend_schema(
-        request=serializers.JSONField(), responses={200: SurveyDetailOutput}, operation_id="survey_definition_replace"
+        request=DefinitionSchema, responses={200: SurveyDetailOutput}, operation_id="survey_definition_replace"
     )
     def put(self, request: Request, pk: int) -> Response:
         if not isinstance(request.data, dict):
@@ -160,8 +178,9 @@ def _element(request: Request) -> tuple[dict[str, Any], int | None]:
 
 class PageListApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
-    @extend_schema(request=serializers.JSONField(), responses={201: SurveyDetailOutput}, operation_id="page_add")
+    @extend_schema(request=PageAddSchema, responses={201: SurveyDetailOutput}, operation_id="page_add")
     def post(self, request: Request, pk: int) -> Response:
         page, position = _element(request)
         survey = services.page_add(
@@ -175,8 +194,9 @@ class PageListApi(SurveyApi):
 
 class PageDetailApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
-    @extend_schema(request=serializers.JSONField(), responses={200: SurveyDetailOutput}, operation_id="page_update")
+    @extend_schema(request=PageChangesSchema, responses={200: SurveyDetailOutput}, operation_id="page_update")
     def patch(self, request: Request, pk: int, page_id: str) -> Response:
         changes, _ = _element(request)
         survey = services.page_update(
@@ -199,6 +219,7 @@ class OrderInput(serializers.Serializer):
 
 class PageReorderApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
     @extend_schema(request=OrderInput, responses={200: SurveyDetailOutput}, operation_id="pages_reorder")
     def post(self, request: Request, pk: int) -> Response:
@@ -214,8 +235,9 @@ class PageReorderApi(SurveyApi):
 
 class QuestionListApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
-    @extend_schema(request=serializers.JSONField(), responses={201: SurveyDetailOutput}, operation_id="question_add")
+    @extend_schema(request=QuestionAddSchema, responses={201: SurveyDetailOutput}, operation_id="question_add")
     def post(self, request: Request, pk: int, page_id: str) -> Response:
         question, position = _element(request)
         survey = services.question_add(
@@ -230,8 +252,9 @@ class QuestionListApi(SurveyApi):
 
 class QuestionDetailApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
-    @extend_schema(request=serializers.JSONField(), responses={200: SurveyDetailOutput}, operation_id="question_update")
+    @extend_schema(request=QuestionChangesSchema, responses={200: SurveyDetailOutput}, operation_id="question_update")
     def patch(self, request: Request, pk: int, question_id: str) -> Response:
         changes, _ = _element(request)
         survey = services.question_update(
@@ -254,6 +277,7 @@ class QuestionDetailApi(SurveyApi):
 
 class QuestionMoveApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
     class InputSerializer(serializers.Serializer):
         page = serializers.CharField(max_length=64)
@@ -288,10 +312,15 @@ class CompileErrorOutput(serializers.Serializer):
     location = serializers.DictField()
 
 
+class SurveyValidationOutput(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = CompileErrorOutput(many=True)
+
+
 class SurveyValidateApi(SurveyApi):
     required_permission = "survey.edit"
 
-    @extend_schema(request=None, responses={200: CompileErrorOutput(many=True)}, operation_id="survey_validate")
+    @extend_schema(request=None, responses={200: SurveyValidationOutput}, operation_id="survey_validate")
     def post(self, request: Request, pk: int) -> Response:
         result = services.survey_validate(survey=self.survey(pk))
         return Response({"valid": result.ok, "errors": [e.as_dict() for e in result.errors]})
@@ -381,7 +410,7 @@ class SurveyVersionDetailApi(SurveyApi):
 class SurveyExportApi(SurveyApi):
     required_permission = "survey.view"
 
-    @extend_schema(responses={200: serializers.JSONField()}, operation_id="survey_export")
+    @extend_schema(responses={200: ExportDocumentSchema}, operation_id="survey_export")
     def get(self, request: Request, pk: int) -> Response:
         return Response(services.survey_export(survey=self.survey(pk)))
 
@@ -389,7 +418,7 @@ class SurveyExportApi(SurveyApi):
 class SurveyImportApi(SurveyApi):
     required_permission = "survey.create"
 
-    @extend_schema(request=serializers.JSONField(), responses={201: SurveyDetailOutput}, operation_id="survey_import")
+    @extend_schema(request=ExportDocumentSchema, responses={201: SurveyDetailOutput}, operation_id="survey_import")
     def post(self, request: Request) -> Response:
         survey = services.survey_import(document=request.data, created_by_id=request.user.pk)
         return _survey_response(survey, code=status.HTTP_201_CREATED)
@@ -427,8 +456,12 @@ class SurveyLoadApi(TenantApi):
     authentication_classes = [TenantJWTAuthentication]
     throttle_classes = [RespondentThrottle]
     throttle_scope = "respondent"
+    error_statuses = (410,)
 
-    @extend_schema(responses={200: serializers.JSONField()}, operation_id="survey_load")
+    @extend_schema(
+        responses={200: LoadedSurveySchema, 304: OpenApiResponse(description="Not modified (`If-None-Match`).")},
+        operation_id="survey_load",
+    )
     def get(self, request: Request, link: str) -> HttpResponse:
         loaded = open_survey(request, link)
         if isinstance(loaded, HttpResponse):

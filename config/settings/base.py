@@ -206,6 +206,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # A JSON API: form bodies get 415 (file uploads declare MultiPartParser themselves).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "shared_apps.core.openapi.ApiAutoSchema",
     "EXCEPTION_HANDLER": "shared_apps.core.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [

@@ -255,13 +255,34 @@ def test_oversized_json_body_is_413(settings, client_for, tenant_a):
     _assert_error_shape(response.json(), "payload_too_large")
 
 
+def _demo_link(tenant) -> str:
+    from django_tenants.utils import tenant_context
+
+    from tenant_apps.surveys.models import Survey
+
+    with tenant_context(tenant):
+        return Survey.objects.filter(status=Survey.Status.PUBLISHED).values_list("public_link", flat=True)[0]
+
+
+def _many_fields(count: int) -> tuple[bytes, str]:
+    boundary = "fuzzboundary"
+    parts = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\n1\r\n' for i in range(count))
+    return f"{parts}--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
 def test_too_many_form_fields_is_400(settings, client_for, tenant_a):
-    form = "&".join(f"f{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
-    response = client_for(tenant_a).post(
-        "/api/v1/auth/token/", form, content_type="application/x-www-form-urlencoded"
-    )
+    body, content_type = _many_fields(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)
+    response = client_for(tenant_a).post(f"/api/v1/s/{_demo_link(tenant_a)}/files/", body, content_type=content_type)
     assert response.status_code == 400
     _assert_error_shape(response.json(), "too_many_fields")
+
+
+def test_form_bodies_are_refused_by_json_endpoints(client_for, tenant_a):
+    response = client_for(tenant_a).post(
+        "/api/v1/auth/token/", "email=a%40example.test&password=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415
+    _assert_error_shape(response.json(), "unsupported_media_type")
 
 
 def test_suspicious_errors_outside_views_use_the_shape():
@@ -291,10 +312,11 @@ def test_hostile_requests_through_gunicorn(live_servers, tenant_a, settings):
     )
     assert big.status_code == 413
     _assert_error_shape(big.json(), "payload_too_large")
+    body, content_type = _many_fields(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)
     many = requests.post(
-        f"{base}/api/v1/auth/token/",
-        data="&".join(f"f{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)),
-        headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+        f"{base}/api/v1/s/{_demo_link(tenant_a)}/files/",
+        data=body,
+        headers={**headers, "Content-Type": content_type},
         timeout=30,
     )
     assert many.status_code == 400

@@ -363,3 +363,85 @@ def test_www_prefix(tenant_a):
     tenant = Client(HTTP_HOST=f"www.{host_of(tenant_a)}").get("/api/v1/tenant/")
     assert tenant.status_code == 404
     _assert_error_shape(tenant.json(), "tenant_not_found")
+
+
+# --- the OpenAPI contract ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("urlconf", ["config.urls_tenant", "config.urls_public"])
+def test_openapi_schema_validates_without_warnings(urlconf, tmp_path):
+    """``spectacular --validate --fail-on-warn``: no component-name collisions (``Output`` used to be three
+    different serializers), no unresolved bodies or authenticators, a valid OpenAPI document."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--urlconf",
+            urlconf,
+            "--validate",
+            "--fail-on-warn",
+            "--file",
+            str(tmp_path / "schema.yaml"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def _ref(response: dict) -> str:
+    return response["content"]["application/json"]["schema"].get("$ref", "")
+
+
+def test_openapi_documents_the_real_contract(client_for, tenant_a, public_client):
+    document = client_for(tenant_a).get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    schemas = document["components"]["schemas"]
+    # Swagger's Authorize button: a bearer scheme, required by member endpoints, optional on public ones.
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    assert document["paths"]["/api/v1/me/"]["get"]["security"] == [{"bearerAuth": []}]
+    assert {} in document["paths"]["/api/v1/s/{link}/"]["get"]["security"]
+    # Each endpoint names its own body, not another view's (they all resolved to the audit event).
+    me = _ref(document["paths"]["/api/v1/me/"]["get"]["responses"]["200"])
+    tenant = _ref(document["paths"]["/api/v1/tenant/"]["get"]["responses"]["200"])
+    version = _ref(document["paths"]["/api/v1/surveys/{id}/versions/{number}/"]["get"]["responses"]["200"])
+    assert len({me, tenant, version}) == 3
+    assert "permissions" in schemas[me.rsplit("/", 1)[-1]]["properties"]
+    # Paginated lists are documented as {next, previous, results}.
+    for path in ("/api/v1/audit/", "/api/v1/members/", "/api/v1/surveys/{id}/submissions/"):
+        body = schemas[_ref(document["paths"][path]["get"]["responses"]["200"]).rsplit("/", 1)[-1]]
+        assert set(body["properties"]) == {"next", "previous", "results"}, path
+        assert body["properties"]["results"]["type"] == "array"
+    validate = schemas[
+        _ref(document["paths"]["/api/v1/surveys/{id}/validate/"]["post"]["responses"]["200"]).split("/")[-1]
+    ]
+    assert set(validate["properties"]) == {"valid", "errors"}
+    # Builder bodies are real objects with named fields (no free-form additionalProp1).
+    page_add = document["paths"]["/api/v1/surveys/{id}/pages/"]["post"]["requestBody"]["content"]
+    page = schemas[page_add["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]]
+    assert {"id", "title", "questions"} <= set(page["properties"])
+    # Every operation documents its error answers with the shared Error component.
+    assert set(schemas["Error"]["properties"]) == {"error"}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            for status_code in ("400", "404"):
+                assert _ref(responses[status_code]).endswith("/Error"), (method, path, status_code)
+            if method in ("post", "put", "patch"):
+                assert {"413", "415"} <= set(responses), (method, path)
+            if operation.get("security") and {} not in operation["security"]:
+                assert {"401", "403"} <= set(responses), (method, path)
+    assert "412" in document["paths"]["/api/v1/surveys/{id}/definition/"]["put"]["responses"]
+    assert "409" in document["paths"]["/api/v1/s/{link}/submit/"]["post"]["responses"]
+    # The description's placeholders are code, not swallowed as HTML tags.
+    platform = public_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    description = platform["info"]["description"]
+    assert "`<slug>.<platform domain>`" in description
+    assert "<slug>" not in description.replace("`<slug>.<platform domain>`", "")

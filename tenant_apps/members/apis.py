@@ -91,7 +91,8 @@ class PasswordChangeApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        auth.auth_password_change(user_id=request.user.pk, **data.validated_data)
+        principal: Principal = request.user  # type: ignore[assignment]
+        auth.auth_password_change(user_id=principal.id, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -39,7 +39,7 @@ class RespondentApi(TenantApi):
     throttle_classes = [RespondentThrottle]
     throttle_scope = "respondent"
     audit_generic = False
-    error_statuses = (410,)  # the survey is closed or full
+    error_statuses: tuple[int, ...] = (410,)  # the survey is closed or full
 
 
 class DraftInput(serializers.Serializer):

@@ -314,7 +314,7 @@ class CompileErrorOutput(serializers.Serializer):
 
 class SurveyValidationOutput(serializers.Serializer):
     valid = serializers.BooleanField()
-    errors = CompileErrorOutput(many=True)
+    errors = CompileErrorOutput(many=True)  # type: ignore[assignment]
 
 
 class SurveyValidateApi(SurveyApi):
@@ -420,6 +420,8 @@ class SurveyImportApi(SurveyApi):
 
     @extend_schema(request=ExportDocumentSchema, responses={201: SurveyDetailOutput}, operation_id="survey_import")
     def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Send the exported survey as a JSON object."]})
         survey = services.survey_import(document=request.data, created_by_id=request.user.pk)
         return _survey_response(survey, code=status.HTTP_201_CREATED)
 

@@ -36,7 +36,7 @@ class QuestionSchema(serializers.Serializer):
     id = _id()
     type = serializers.ChoiceField(choices=sorted(QUESTION_TYPES))
     text = serializers.CharField(required=False, allow_blank=True)
-    required = serializers.BooleanField(required=False)
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]  # a field, not Field.required
     visible_if = serializers.JSONField(required=False, help_text=CONDITION_HELP)
     required_if = serializers.JSONField(required=False, help_text=CONDITION_HELP)
     choices = ChoiceSchema(many=True, required=False, help_text="Choice questions: at least one.")

@@ -71,6 +71,7 @@ TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "shared_apps.core.middleware.RequestContextMiddleware",
+    "shared_apps.core.middleware.ApiErrorShapeMiddleware",
     "shared_apps.core.parsers.InputGuardMiddleware",
     "shared_apps.core.middleware.HealthCheckMiddleware",
     "shared_apps.tenants.middleware.TenantMiddleware",
@@ -219,13 +220,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # Size, depth, key count, NUL/surrogates and finite numbers checked once for every body.
-    "DEFAULT_PARSER_CLASSES": [
-        "shared_apps.core.parsers.SafeJSONParser",
-        "shared_apps.core.parsers.SafeFormParser",
-        "shared_apps.core.parsers.SafeMultiPartParser",
-    ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # A JSON API: form bodies get 415 (file uploads declare SafeMultiPartParser themselves). Size, depth, key
+    # count, NUL/surrogates and finite numbers are checked once, in the parser, for every body.
+    "DEFAULT_PARSER_CLASSES": ["shared_apps.core.parsers.SafeJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "shared_apps.core.openapi.ApiAutoSchema",
     "EXCEPTION_HANDLER": "shared_apps.core.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "shared_apps.core.throttling.TenantAnonRateThrottle",
@@ -242,7 +240,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Survey platform API",
-    "DESCRIPTION": "Multi-tenant survey platform. Tenant endpoints are served on <slug>.<platform domain>.",
+    "DESCRIPTION": (
+        "Multi-tenant survey platform. Tenant endpoints are served on `<slug>.<platform domain>`; "
+        "sign in with `POST /api/v1/auth/token/` and use the access token with **Authorize**. "
+        'Every error answers `{"error": {"code", "message", "details"?, "request_id"}}`.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

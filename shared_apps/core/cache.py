@@ -170,7 +170,7 @@ class TenantCache(Generic[T]):
         _BUS.ensure()
         hit, value = _BUS.l1.get((self.name, schema, key))
         if hit:
-            return value  # type: ignore[no-any-return]
+            return value
         raw: bytes | None = None
         if self.l2_seconds:
             client = get_redis_connection("default")
@@ -186,7 +186,7 @@ class TenantCache(Generic[T]):
         if _BUS.listening.is_set():
             size = len(raw) if raw is not None else len(pickle.dumps(value))
             _BUS.l1.put((self.name, schema, key), value, size + 200, self.l1_seconds)
-        return value  # type: ignore[no-any-return]
+        return value
 
     def invalidate(self, schema: str, key: Hashable | None = None) -> None:
         """Once the current transaction commits, drop ``key`` (or every entry of ``schema``) everywhere."""

@@ -3,6 +3,10 @@
     {"error": {"code": "not_found", "message": "Human readable.", "details": {...}, "request_id": "..."}}
 
 ``details`` maps field names to lists of messages for validation errors and is omitted otherwise.
+
+Services raise :class:`DomainError` (or a subclass with its own ``code``/``status``) or Django's
+``ValidationError``; :func:`api_exception_handler` maps both to HTTP, once, for every API view:
+views never catch and re-map them.
 """
 
 from __future__ import annotations
@@ -11,15 +15,47 @@ import logging
 import sys
 from typing import Any
 
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 from shared_apps.core.context import request_id_var
 from shared_apps.core.health import RETRY_AFTER_SECONDS, is_unavailable
 
 logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A refusal a service can explain: ``code`` (machine), ``message`` (human), ``status`` (HTTP).
+
+    Subclasses set ``code``/``status`` as class attributes; a raise site may override them.
+    """
+
+    code: str = "refused"
+    status: int = 400
+
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int | None = None, details: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -47,7 +83,35 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+def suspicious_error(exc: SuspiciousOperation) -> tuple[int, str, str]:
+    """Django's refusals of a hostile request: (status, code, message)."""
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "payload_too_large", "The request body is too large."
+    if isinstance(exc, TooManyFieldsSent):
+        return 400, "too_many_fields", "The request has too many form fields."
+    if isinstance(exc, TooManyFilesSent):
+        return 400, "too_many_files", "The request has too many files."
+    if isinstance(exc, DisallowedHost):
+        return 400, "invalid_host", "The request's Host header is not served here."
+    return 400, "bad_request", "Bad request."
+
+
+def _django_validation_details(exc: DjangoValidationError) -> dict[str, Any]:
+    if hasattr(exc, "error_dict"):
+        return {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+    return {"non_field_errors": [str(m) for m in exc.messages]}
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(_django_validation_details(exc))
+    if isinstance(exc, SuspiciousOperation):
+        set_rollback()
+        status_code, code, message = suspicious_error(exc)
+        return Response(error_body(code, message), status=status_code)
     response = exception_handler(exc, context)
     if response is None and is_unavailable(exc):
         return service_unavailable_response(exc)
@@ -65,11 +129,34 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         detail = exc.detail
         message = str(detail) if not isinstance(detail, dict | list) else "The request failed."
         body = error_body(str(exc.default_code), message)
-    else:  # Http404, PermissionDenied mapped by DRF
+    else:  # Http404 (e.g. an unknown ?format=), PermissionDenied mapped by DRF; may carry no message
         code = "not_found" if response.status_code == 404 else "permission_denied"
-        body = error_body(code, str(getattr(exc, "args", [""])[0] or code.replace("_", " ").capitalize() + "."))
+        message = str(exc.args[0]) if exc.args and exc.args[0] else code.replace("_", " ").capitalize() + "."
+        body = error_body(code, message)
     response.data = body
     return response
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+def code_for_status(status_code: int) -> str:
+    return _STATUS_CODES.get(status_code, "server_error" if status_code >= 500 else "bad_request")
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -105,4 +192,12 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Json
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, SuspiciousOperation):
+        return error_response(*suspicious_error(exception))
     return error_response(400, "bad_request", "Bad request.")
+
+
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """The catch-all for unknown ``/api/`` URLs: the JSON 404 whatever DEBUG says (Django's debug
+    404 page would otherwise list every URL pattern)."""
+    return error_response(404, "not_found", "Not found.")

@@ -3,11 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -90,8 +89,6 @@ class SignupCreateApi(APIView):
                 admin_email=data["admin_email"],
                 password=data["password"],
             )
-        except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict) from exc
         except SignupRefused as exc:
             raise _refused(exc) from exc
         payload = _status_payload(request, organisation)
@@ -112,10 +109,7 @@ class SignupVerifyApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            organisation, _admin = signup_verify(token=serializer.validated_data["token"])
-        except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict) from exc
+        organisation, _admin = signup_verify(token=serializer.validated_data["token"])
         payload = _status_payload(request, organisation)
         return Response(
             SignupStatusOutput(payload).data,

@@ -2,14 +2,20 @@
 
 Unknown hosts get the common JSON 404; organisations that are not active get a clear status:
 provisioning 503 (with Retry-After), suspended 403, deleted or failed 404.
+
+Host names are case-insensitive and a trailing dot is ignored (``ACME.localhost.`` is ``acme.localhost``);
+the port never identifies a tenant (``acme.localhost:9999`` is acme). ``www.<platform domain>`` is the
+platform host; no other ``www.`` prefix is stripped (``www.acme.<platform domain>`` is an unknown host).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
+from django.http.request import split_domain_port
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_tenant_domain_model
 
@@ -23,12 +29,20 @@ Status = Organisation.Status
 
 
 class TenantMiddleware(TenantMainMiddleware):
+    @staticmethod
+    def hostname_from_request(request: HttpRequest) -> str:
+        """The validated Host header, lower-cased, without port or trailing dot (see the module doc)."""
+        hostname, _port = split_domain_port(request.get_host())
+        if hostname == f"www.{settings.PLATFORM_DOMAIN}":
+            return str(settings.PLATFORM_DOMAIN)
+        return hostname
+
     def get_tenant(self, domain_model: Any, hostname: str) -> Organisation:
         """From the process cache (see ``shared_apps.tenants.cache``), else one query."""
 
         def load() -> Organisation | None:
             try:
-                return super(TenantMiddleware, self).get_tenant(domain_model, hostname)  # type: ignore[no-any-return]
+                return super(TenantMiddleware, self).get_tenant(domain_model, hostname)
             except domain_model.DoesNotExist:
                 return None
 

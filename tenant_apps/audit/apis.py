@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.accounts.models import User
+from shared_apps.core.openapi import paginated
 from shared_apps.core.pagination import CursorPagination
 from tenant_apps.apibase import TenantApi
 from tenant_apps.audit.models import AuditEvent
@@ -58,7 +59,7 @@ class AuditEventListApi(TenantApi):
             OpenApiParameter(name, str, required=False)
             for name in ("action", "actor_id", "target_type", "target_id", "channel", "since", "until", "cursor")
         ],
-        responses={200: OutputSerializer(many=True)},
+        responses={200: paginated(OutputSerializer(many=True), "PaginatedAuditEventList")},
         operation_id="audit_event_list",
     )
     def get(self, request: Request) -> Response:

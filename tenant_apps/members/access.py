@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -177,3 +179,39 @@ class HasTenantPermission(BasePermission):
             self.message = f"You need the '{declared}' permission."
             return False
         return True
+
+
+# --- OpenAPI --------------------------------------------------------------------------------------
+
+
+class TenantJWTScheme(OpenApiAuthenticationExtension):
+    """``bearerAuth`` in the schema (Swagger's Authorize button). Public endpoints also accept no token."""
+
+    target_class = TenantJWTAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return build_bearer_security_scheme_object(
+            header_name="Authorization",
+            token_prefix="Bearer",  # noqa: S106  (the scheme's name, not a secret)
+            bearer_format="JWT",
+        )
+
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
+        declared = getattr(auto_schema.view, "required_permission", NOT_DECLARED)
+        if isinstance(declared, dict):
+            declared = declared.get(auto_schema.method, NOT_DECLARED)
+        return [{self.name: []}, {}] if declared == PUBLIC else [{self.name: []}]
+
+
+class NoAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Sign-in, refresh and the like: no credentials."""
+
+    target_class = NoAuthentication
+    name: list[str] = []  # no security scheme to register
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return []
+
+    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[Any]]:
+        return {}

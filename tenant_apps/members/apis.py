@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared_apps.core.openapi import paginated
 from shared_apps.core.pagination import CursorPagination
 from shared_apps.tenants.services import tenant_url
 from tenant_apps.apibase import TenantApi
@@ -20,20 +20,6 @@ from tenant_apps.members import auth, services
 from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal
 from tenant_apps.members.models import Invitation, Membership, Role
 from tenant_apps.members.permissions import PERMISSIONS
-
-
-def _django_errors(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
-
-
-def _call(fn: Any, **kwargs: Any) -> Any:
-    """Run a service, turning its refusals into 400s in the common error shape."""
-    try:
-        return fn(**kwargs)
-    except DjangoValidationError as exc:
-        raise _django_errors(exc) from exc
-    except services.MembershipError as exc:
-        raise ValidationError({"non_field_errors": [str(exc)]}) from exc
 
 
 class TokenPairOutput(serializers.Serializer):
@@ -105,7 +91,8 @@ class PasswordChangeApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        _call(auth.auth_password_change, user_id=request.user.pk, **data.validated_data)
+        principal: Principal = request.user  # type: ignore[assignment]
+        auth.auth_password_change(user_id=principal.id, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -140,7 +127,7 @@ class PasswordResetConfirmApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        _call(auth.auth_password_reset_confirm, **data.validated_data)
+        auth.auth_password_reset_confirm(**data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -191,10 +178,18 @@ class MeApi(TenantApi):
         )
 
 
+class PermissionOutput(serializers.Serializer):
+    code = serializers.CharField()
+    description = serializers.CharField()
+
+
 class PermissionListApi(TenantApi):
     required_permission = MEMBER
 
-    @extend_schema(responses={200: serializers.DictField()}, operation_id="permission_list")
+    class OutputSerializer(serializers.Serializer):
+        permissions = PermissionOutput(many=True)
+
+    @extend_schema(responses={200: OutputSerializer}, operation_id="permission_list")
     def get(self, request: Request) -> Response:
         return Response({"permissions": [{"code": c, "description": d} for c, d in PERMISSIONS.items()]})
 
@@ -220,7 +215,11 @@ class CreatedAtCursor(CursorPagination):
 class MemberListApi(TenantApi):
     required_permission = "user.manage"
 
-    @extend_schema(responses={200: MembershipOutput(many=True)}, operation_id="member_list")
+    @extend_schema(
+        parameters=[OpenApiParameter("cursor", str, required=False)],
+        responses={200: paginated(MembershipOutput(many=True), "PaginatedMembershipList")},
+        operation_id="member_list",
+    )
     def get(self, request: Request) -> Response:
         paginator = CreatedAtCursor()
         qs: QuerySet[Membership] = Membership.objects.select_related("user", "role")
@@ -253,14 +252,14 @@ class MemberDetailApi(TenantApi):
             role = Role.objects.filter(slug=data.validated_data["role"]).first()
             if role is None:
                 raise ValidationError({"role": [f"No role {data.validated_data['role']!r}."]})
-        membership = _call(
-            services.membership_update, membership=membership, role=role, is_active=data.validated_data.get("is_active")
+        membership = services.membership_update(
+            membership=membership, role=role, is_active=data.validated_data.get("is_active")
         )
         return Response(MembershipOutput(self._get(membership.pk)).data)
 
     @extend_schema(responses={204: None}, operation_id="member_remove")
     def delete(self, request: Request, pk: int) -> Response:
-        _call(services.membership_remove, membership=self._get(pk))
+        services.membership_remove(membership=self._get(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -298,8 +297,8 @@ class InvitationListApi(TenantApi):
         role = Role.objects.filter(slug=data.validated_data["role"]).first()
         if role is None:
             raise ValidationError({"role": [f"No role {data.validated_data['role']!r}."]})
-        invitation = _call(
-            services.invitation_create, email=data.validated_data["email"], role=role, invited_by_id=request.user.pk
+        invitation = services.invitation_create(
+            email=data.validated_data["email"], role=role, invited_by_id=request.user.pk
         )
         return Response(InvitationOutput(invitation).data, status=status.HTTP_201_CREATED)
 
@@ -309,7 +308,7 @@ class InvitationRevokeApi(TenantApi):
 
     @extend_schema(responses={204: None}, operation_id="invitation_revoke")
     def delete(self, request: Request, pk: int) -> Response:
-        _call(services.invitation_revoke, invitation=get_object_or_404(Invitation, pk=pk))
+        services.invitation_revoke(invitation=get_object_or_404(Invitation, pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -326,8 +325,7 @@ class InvitationAcceptApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = _call(
-            services.invitation_accept,
+        membership = services.invitation_accept(
             token=data.validated_data["token"],
             password=data.validated_data.get("password"),
             full_name=data.validated_data["full_name"],
@@ -365,8 +363,7 @@ class RoleListApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = RoleInput(data=request.data)
         data.is_valid(raise_exception=True)
-        role = _call(
-            services.role_create,
+        role = services.role_create(
             name=data.validated_data["name"],
             permissions=data.validated_data["permissions"],
             description=data.validated_data.get("description", ""),
@@ -386,13 +383,22 @@ class RoleDetailApi(TenantApi):
         role = get_object_or_404(Role, pk=pk)
         data = RoleInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        role = _call(services.role_update, role=role, **data.validated_data)
+        role = services.role_update(role=role, **data.validated_data)
         return Response(RoleOutput(role).data)
 
     @extend_schema(responses={204: None}, operation_id="role_delete")
     def delete(self, request: Request, pk: int) -> Response:
-        _call(services.role_delete, role=get_object_or_404(Role, pk=pk))
+        services.role_delete(role=get_object_or_404(Role, pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BrandingSchema(serializers.Serializer):
+    logo_url = serializers.URLField(required=False, max_length=500)
+    primary_color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False)
+    accent_color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False)
+    css_vars = serializers.DictField(
+        child=serializers.CharField(max_length=80), required=False, help_text="Up to 20 CSS variables."
+    )
 
 
 class BrandingApi(TenantApi):
@@ -400,13 +406,11 @@ class BrandingApi(TenantApi):
 
     required_permission = {"GET": MEMBER, "PUT": "user.manage"}
 
-    @extend_schema(responses={200: serializers.DictField()}, operation_id="branding_get")
+    @extend_schema(responses={200: BrandingSchema}, operation_id="branding_get")
     def get(self, request: Request) -> Response:
         return Response(self.organisation.branding or {})
 
-    @extend_schema(
-        request=serializers.DictField(), responses={200: serializers.DictField()}, operation_id="branding_set"
-    )
+    @extend_schema(request=BrandingSchema, responses={200: BrandingSchema}, operation_id="branding_set")
     def put(self, request: Request) -> Response:
         from shared_apps.tenants.models import Organisation
         from shared_apps.tenants.services import tenant_branding_set
@@ -414,5 +418,5 @@ class BrandingApi(TenantApi):
         if not isinstance(request.data, dict):
             raise ValidationError({"non_field_errors": ["Send a JSON object."]})
         organisation = Organisation.objects.get(pk=self.organisation.pk)
-        organisation = _call(tenant_branding_set, organisation=organisation, branding=request.data)
+        organisation = tenant_branding_set(organisation=organisation, branding=request.data)
         return Response(organisation.branding)

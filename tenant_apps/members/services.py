@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from shared_apps.accounts.models import User
+from shared_apps.core.errors import DomainError
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.audit.services import audit_record, diff
 from tenant_apps.members import tokens
@@ -23,8 +24,10 @@ from tenant_apps.members.models import Invitation, Membership, Role
 from tenant_apps.members.permissions import ADMIN_ROLE, ALL_PERMISSIONS
 
 
-class MembershipError(Exception):
+class MembershipError(DomainError):
     """A change refused for a reason the caller can act on (e.g. the last admin)."""
+
+    code = "membership_refused"
 
 
 # --- roles ----------------------------------------------------------------------------------

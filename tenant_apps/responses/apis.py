@@ -7,16 +7,16 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.errors import error_response
+from shared_apps.core.openapi import paginated
 from shared_apps.core.pagination import CursorPagination
 from shared_apps.core.parsers import SafeMultiPartParser, finite_json_value
 from shared_apps.core.tenancy import current_schema
@@ -38,16 +38,7 @@ class RespondentApi(TenantApi):
     throttle_classes = [RespondentThrottle]
     throttle_scope = "respondent"
     audit_generic = False
-
-    def respond(self, fn: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(**kwargs)
-        except services.ResponseError as exc:
-            return error_response(exc.status, exc.code, exc.message)
-        except DjangoValidationError as exc:
-            raise ValidationError(
-                exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            ) from exc
+    error_statuses: tuple[int, ...] = (410,)  # the survey is closed or full
 
 
 class DraftInput(serializers.Serializer):
@@ -58,7 +49,13 @@ class DraftInput(serializers.Serializer):
 
 
 class DraftSaveApi(RespondentApi):
-    @extend_schema(request=DraftInput, responses={200: serializers.DictField()}, operation_id="draft_save")
+    class OutputSerializer(serializers.Serializer):
+        submission_id = serializers.UUIDField()
+        token = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+        resume_url = serializers.CharField()
+
+    @extend_schema(request=DraftInput, responses={200: OutputSerializer}, operation_id="draft_save")
     def put(self, request: Request, link: str) -> HttpResponse | Response:
         loaded = open_survey(request, link)
         if isinstance(loaded, HttpResponse):
@@ -66,8 +63,7 @@ class DraftSaveApi(RespondentApi):
         data = DraftInput(data=request.data)
         data.is_valid(raise_exception=True)
         uid = data.validated_data.get("submission_id")
-        saved = self.respond(
-            services.draft_save,
+        saved = services.draft_save(
             survey_id=loaded.survey_id,
             version=loaded.version_id,
             answers=data.validated_data["answers"],
@@ -75,8 +71,6 @@ class DraftSaveApi(RespondentApi):
             uid=str(uid) if uid else None,
             token=data.validated_data.get("token"),
         )
-        if isinstance(saved, HttpResponse):
-            return saved
         code = services.resume_code(survey_id=loaded.survey_id, uid=saved.uid, token=saved.token)
         return Response(
             {
@@ -89,16 +83,24 @@ class DraftSaveApi(RespondentApi):
 
 
 class DraftResumeApi(RespondentApi):
-    @extend_schema(responses={200: serializers.DictField()}, operation_id="draft_resume")
+    class OutputSerializer(serializers.Serializer):
+        submission_id = serializers.UUIDField()
+        answers = serializers.DictField()
+        page = serializers.CharField(allow_null=True)
+        version = serializers.IntegerField(allow_null=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("token", str, required=True, description="The draft's resume token.")],
+        responses={200: OutputSerializer},
+        operation_id="draft_resume",
+    )
     def get(self, request: Request, link: str, uid: str) -> HttpResponse | Response:
         loaded = open_survey(request, link)
         if isinstance(loaded, HttpResponse):
             return loaded
-        data = self.respond(
-            services.draft_load, survey_id=loaded.survey_id, uid=str(uid), token=request.query_params.get("token", "")
+        data = services.draft_load(
+            survey_id=loaded.survey_id, uid=str(uid), token=request.query_params.get("token", "")
         )
-        if isinstance(data, HttpResponse):
-            return data
         return Response(
             {
                 "submission_id": str(uid),
@@ -125,16 +127,13 @@ class DraftEmailApi(RespondentApi):
             return loaded
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        queued = self.respond(
-            services.draft_email_request,
+        services.draft_email_request(
             survey_id=loaded.survey_id,
             link=link,
             uid=str(uid),
             token=data.validated_data["token"],
             email=data.validated_data["email"],
         )
-        if isinstance(queued, HttpResponse):
-            return queued
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -157,7 +156,22 @@ class SubmitApi(RespondentApi):
     """Submit the answers. ``Idempotency-Key`` (or the draft's submission id) makes a retry return the
     original result without a second response; bad input gets 400 with one message per question."""
 
-    @extend_schema(request=SubmitInput, responses={201: serializers.DictField()}, operation_id="submission_create")
+    error_statuses = (409, 410)  # already answered; closed or full
+
+    class OutputSerializer(serializers.Serializer):
+        submission_id = serializers.UUIDField()
+        end_screen = serializers.CharField(allow_null=True)
+        text = serializers.CharField(allow_blank=True)
+
+    @extend_schema(
+        request=SubmitInput,
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
+            OpenApiParameter("X-Respondent-Key", str, OpenApiParameter.HEADER, required=False),
+        ],
+        responses={201: OutputSerializer, 200: OutputSerializer},
+        operation_id="submission_create",
+    )
     def post(self, request: Request, link: str) -> HttpResponse | Response:
         loaded = open_survey(request, link)
         if isinstance(loaded, HttpResponse):
@@ -177,8 +191,7 @@ class SubmitApi(RespondentApi):
                 }
             )
         uid = data.validated_data.get("submission_id")
-        submitted = self.respond(
-            services.submission_create,
+        submitted = services.submission_create(
             survey_id=loaded.survey_id,
             version_id=loaded.version_id,
             definition=version_definition(loaded.version_id),
@@ -192,8 +205,6 @@ class SubmitApi(RespondentApi):
             notify_owners=loaded.notify_owners,
             meta={"user_agent": request.headers.get("User-Agent", "")[:200]},
         )
-        if isinstance(submitted, HttpResponse):
-            return submitted
         return Response(
             {"submission_id": submitted.uid, **submitted.result},
             status=status.HTTP_201_CREATED if submitted.created else status.HTTP_200_OK,
@@ -248,11 +259,34 @@ def _own_only(request: Request) -> int | None:
     return None if principal.has("submission.view") else principal.id
 
 
+class DraftListOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    updated_at = serializers.DateTimeField()
+    page = serializers.CharField(allow_null=True)
+    answers = serializers.DictField(allow_null=True)
+
+
 class SubmissionListApi(TenantApi):
     required_permission = MEMBER
 
     @extend_schema(
-        parameters=[SubmissionFilter], responses={200: SubmissionOutput(many=True)}, operation_id="submission_list"
+        parameters=[
+            SubmissionFilter,
+            OpenApiParameter("cursor", str, required=False),
+            OpenApiParameter("page_size", int, required=False),
+        ],
+        responses={
+            200: paginated(
+                PolymorphicProxySerializer(
+                    component_name="SubmissionOrDraft",
+                    serializers=[SubmissionOutput, DraftListOutput],
+                    resource_type_field_name=None,
+                    many=True,
+                ),
+                "PaginatedSubmissionList",
+            )
+        },
+        operation_id="submission_list",
     )
     def get(self, request: Request, pk: int) -> Response:
         survey = _survey_or_404(pk)
@@ -299,6 +333,17 @@ class DraftCursor(CursorPagination):
     page_size = 50
 
 
+class QuestionRefOutput(serializers.Serializer):
+    id = serializers.CharField()
+    type = serializers.CharField()
+    text = serializers.CharField(allow_blank=True)
+    page = serializers.CharField()
+
+
+class SubmissionDetailOutput(SubmissionOutput):
+    questions = QuestionRefOutput(many=True)
+
+
 class SubmissionDetailApi(TenantApi):
     required_permission = {"GET": MEMBER, "DELETE": "submission.delete"}
 
@@ -307,7 +352,7 @@ class SubmissionDetailApi(TenantApi):
         qs = submission_list(survey_id=survey.pk, respondent_id=_own_only(request))
         return get_object_or_404(qs, uid=uid)
 
-    @extend_schema(responses={200: SubmissionOutput}, operation_id="submission_get")
+    @extend_schema(responses={200: SubmissionDetailOutput}, operation_id="submission_get")
     def get(self, request: Request, pk: int, uid: Any) -> Response:
         submission = self._get(request, pk, uid)
         body = dict(SubmissionOutput(submission, context={"answers": answers_for([submission])}).data)
@@ -323,10 +368,7 @@ class SubmissionDetailApi(TenantApi):
     @extend_schema(responses={204: None}, operation_id="submission_delete")
     def delete(self, request: Request, pk: int, uid: Any) -> HttpResponse | Response:
         submission = self._get(request, pk, uid)
-        try:
-            services.submission_soft_delete(submission_id=submission.id, survey_id=submission.survey_id)
-        except services.ResponseError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+        services.submission_soft_delete(submission_id=submission.id, survey_id=submission.survey_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -338,6 +380,11 @@ class FileUploadApi(RespondentApi):
 
     parser_classes = [SafeMultiPartParser]
 
+    class OutputSerializer(serializers.Serializer):
+        file_id = serializers.CharField()
+        name = serializers.CharField()
+        size = serializers.IntegerField()
+
     @extend_schema(
         request={
             "multipart/form-data": {
@@ -345,7 +392,7 @@ class FileUploadApi(RespondentApi):
                 "properties": {"question": {"type": "string"}, "file": {"type": "string", "format": "binary"}},
             }
         },
-        responses={201: serializers.DictField()},
+        responses={201: OutputSerializer},
         operation_id="file_upload",
     )
     def post(self, request: Request, link: str) -> HttpResponse | Response:
@@ -358,15 +405,12 @@ class FileUploadApi(RespondentApi):
         question = request.data.get("question") if hasattr(request.data, "get") else None
         if upload is None or not isinstance(question, str):
             raise ValidationError({"file": ["Send multipart fields 'question' and 'file'."]})
-        stored = self.respond(
-            file_store,
+        stored = file_store(
             survey_id=loaded.survey_id,
             definition=version_definition(loaded.version_id),
             question_id=question,
             upload=upload,
         )
-        if isinstance(stored, HttpResponse):
-            return stored
         return Response(
             {"file_id": stored.file_id, "name": stored.name, "size": stored.size}, status=status.HTTP_201_CREATED
         )
@@ -377,15 +421,20 @@ class FileUrlApi(TenantApi):
 
     required_permission = "submission.view"
 
-    @extend_schema(responses={200: serializers.DictField()}, operation_id="file_url")
+    class OutputSerializer(serializers.Serializer):
+        url = serializers.CharField()
+        expires_in = serializers.IntegerField(help_text="Seconds.")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("file_id", str, required=True)],
+        responses={200: OutputSerializer},
+        operation_id="file_url",
+    )
     def get(self, request: Request, pk: int) -> HttpResponse | Response:
         from tenant_apps.responses.files import file_download_url
 
         survey = _survey_or_404(pk)
-        try:
-            url = file_download_url(file_id=request.query_params.get("file_id", ""), survey_id=survey.pk)
-        except services.ResponseError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+        url = file_download_url(file_id=request.query_params.get("file_id", ""), survey_id=survey.pk)
         return Response({"url": url, "expires_in": settings.UPLOAD_URL_SECONDS})
 
 
@@ -396,14 +445,11 @@ class FileDownloadApi(TenantApi):
     authentication_classes = [NoAuthentication]
     audit_generic = False
 
-    @extend_schema(responses={200: None}, operation_id="file_download")
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}, operation_id="file_download")
     def get(self, request: Request, token: str) -> HttpResponse | FileResponse:
         from tenant_apps.responses.files import file_open_signed
 
-        try:
-            handle, name = file_open_signed(token=token)
-        except services.ResponseError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+        handle, name = file_open_signed(token=token)
         response = FileResponse(handle, as_attachment=True, filename=name)
         response["Cache-Control"] = "private, no-store"
         return response

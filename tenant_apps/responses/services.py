@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 
 from shared_apps.core.cache import tenant_key
+from shared_apps.core.errors import DomainError
 from shared_apps.core.parsers import UnsafeJson, json_loads_checked, json_value_check
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.responses.models import DraftCopy, SubmissionKey
@@ -34,7 +35,7 @@ DRAFT_TTL = dt.timedelta(days=7)
 MAX_DRAFT_BYTES = 256 * 1024
 
 
-class ResponseError(Exception):
+class ResponseError(DomainError):
     """Refused with a code the respondent page can show."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:

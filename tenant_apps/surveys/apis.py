@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,24 +19,18 @@ from tenant_apps.members.access import PUBLIC, Principal, TenantJWTAuthenticatio
 from tenant_apps.surveys import services
 from tenant_apps.surveys.load import LoadedSurvey, now, survey_load
 from tenant_apps.surveys.models import Publication, Survey, SurveyVersion
+from tenant_apps.surveys.openapi import (
+    DefinitionSchema,
+    ExportDocumentSchema,
+    LoadedSurveySchema,
+    PageAddSchema,
+    PageChangesSchema,
+    QuestionAddSchema,
+    QuestionChangesSchema,
+)
 
-
-class PreconditionFailed(exceptions.APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_code = "revision_conflict"
-
-
-def _call(fn: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(**kwargs)
-    except services.RevisionConflict as exc:
-        raise PreconditionFailed(str(exc)) from exc
-    except services.SurveyError as exc:
-        raise ValidationError({"non_field_errors": [str(exc)]}) from exc
-    except DjangoValidationError as exc:
-        raise ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        ) from exc
+# Views that honour ``If-Match`` (the survey's ETag) answer 412 when it is stale.
+IF_MATCH = (412,)
 
 
 def _if_match(request: Request) -> int | None:
@@ -114,7 +107,11 @@ class SurveyListApi(SurveyApi):
     class CreateInput(SettingsInput):
         definition = serializers.JSONField(required=False)
 
-    @extend_schema(responses={200: SurveyOutput(many=True)}, operation_id="survey_list")
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=Survey.Status.values, required=False)],
+        responses={200: SurveyOutput(many=True)},
+        operation_id="survey_list",
+    )
     def get(self, request: Request) -> Response:
         qs = Survey.objects.select_related("current_version").defer("definition")
         status_filter = request.query_params.get("status")
@@ -128,12 +125,13 @@ class SurveyListApi(SurveyApi):
     def post(self, request: Request) -> Response:
         data = self.CreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        survey = _call(services.survey_create, created_by_id=request.user.pk, **data.validated_data)
+        survey = services.survey_create(created_by_id=request.user.pk, **data.validated_data)
         return _builder_response(survey, code=status.HTTP_201_CREATED)
 
 
 class SurveyDetailApi(SurveyApi):
     required_permission = {"GET": "survey.view", "PATCH": "survey.edit", "DELETE": "survey.delete"}
+    error_statuses = IF_MATCH
 
     @extend_schema(responses={200: SurveyDetailOutput}, operation_id="survey_get")
     def get(self, request: Request, pk: int) -> Response:
@@ -145,8 +143,7 @@ class SurveyDetailApi(SurveyApi):
     def patch(self, request: Request, pk: int) -> Response:
         data = SettingsInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        survey = _call(
-            services.survey_update_settings,
+        survey = services.survey_update_settings(
             survey=self.survey(pk),
             expected_revision=_if_match(request),
             **data.validated_data,
@@ -155,21 +152,21 @@ class SurveyDetailApi(SurveyApi):
 
     @extend_schema(responses={204: None}, operation_id="survey_delete")
     def delete(self, request: Request, pk: int) -> Response:
-        _call(services.survey_delete, survey=self.survey(pk))
+        services.survey_delete(survey=self.survey(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SurveyDefinitionApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
     @extend_schema(
-        request=serializers.JSONField(), responses={200: SurveyDetailOutput}, operation_id="survey_definition_replace"
+        request=DefinitionSchema, responses={200: SurveyDetailOutput}, operation_id="survey_definition_replace"
     )
     def put(self, request: Request, pk: int) -> Response:
         if not isinstance(request.data, dict):
             raise ValidationError({"definition": ["Send the definition as a JSON object."]})
-        survey = _call(
-            services.definition_replace,
+        survey = services.definition_replace(
             survey=self.survey(pk),
             definition=request.data,
             expected_revision=_if_match(request),
@@ -189,12 +186,12 @@ def _element(request: Request) -> tuple[dict[str, Any], int | None]:
 
 class PageListApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
-    @extend_schema(request=serializers.JSONField(), responses={201: SurveyDetailOutput}, operation_id="page_add")
+    @extend_schema(request=PageAddSchema, responses={201: SurveyDetailOutput}, operation_id="page_add")
     def post(self, request: Request, pk: int) -> Response:
         page, position = _element(request)
-        survey = _call(
-            services.page_add,
+        survey = services.page_add(
             survey=self.survey(pk),
             page=page,
             position=position,
@@ -205,12 +202,12 @@ class PageListApi(SurveyApi):
 
 class PageDetailApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
-    @extend_schema(request=serializers.JSONField(), responses={200: SurveyDetailOutput}, operation_id="page_update")
+    @extend_schema(request=PageChangesSchema, responses={200: SurveyDetailOutput}, operation_id="page_update")
     def patch(self, request: Request, pk: int, page_id: str) -> Response:
         changes, _ = _element(request)
-        survey = _call(
-            services.page_update,
+        survey = services.page_update(
             survey=self.survey(pk),
             page_id=page_id,
             changes=changes,
@@ -220,9 +217,7 @@ class PageDetailApi(SurveyApi):
 
     @extend_schema(responses={200: SurveyDetailOutput}, operation_id="page_delete")
     def delete(self, request: Request, pk: int, page_id: str) -> Response:
-        survey = _call(
-            services.page_delete, survey=self.survey(pk), page_id=page_id, expected_revision=_if_match(request)
-        )
+        survey = services.page_delete(survey=self.survey(pk), page_id=page_id, expected_revision=_if_match(request))
         return _builder_response(survey)
 
 
@@ -232,13 +227,13 @@ class OrderInput(serializers.Serializer):
 
 class PageReorderApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
     @extend_schema(request=OrderInput, responses={200: SurveyDetailOutput}, operation_id="pages_reorder")
     def post(self, request: Request, pk: int) -> Response:
         data = OrderInput(data=request.data)
         data.is_valid(raise_exception=True)
-        survey = _call(
-            services.pages_reorder,
+        survey = services.pages_reorder(
             survey=self.survey(pk),
             order=data.validated_data["order"],
             expected_revision=_if_match(request),
@@ -248,12 +243,12 @@ class PageReorderApi(SurveyApi):
 
 class QuestionListApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
-    @extend_schema(request=serializers.JSONField(), responses={201: SurveyDetailOutput}, operation_id="question_add")
+    @extend_schema(request=QuestionAddSchema, responses={201: SurveyDetailOutput}, operation_id="question_add")
     def post(self, request: Request, pk: int, page_id: str) -> Response:
         question, position = _element(request)
-        survey = _call(
-            services.question_add,
+        survey = services.question_add(
             survey=self.survey(pk),
             page_id=page_id,
             question=question,
@@ -265,12 +260,12 @@ class QuestionListApi(SurveyApi):
 
 class QuestionDetailApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
-    @extend_schema(request=serializers.JSONField(), responses={200: SurveyDetailOutput}, operation_id="question_update")
+    @extend_schema(request=QuestionChangesSchema, responses={200: SurveyDetailOutput}, operation_id="question_update")
     def patch(self, request: Request, pk: int, question_id: str) -> Response:
         changes, _ = _element(request)
-        survey = _call(
-            services.question_update,
+        survey = services.question_update(
             survey=self.survey(pk),
             question_id=question_id,
             changes=changes,
@@ -280,8 +275,7 @@ class QuestionDetailApi(SurveyApi):
 
     @extend_schema(responses={200: SurveyDetailOutput}, operation_id="question_delete")
     def delete(self, request: Request, pk: int, question_id: str) -> Response:
-        survey = _call(
-            services.question_delete,
+        survey = services.question_delete(
             survey=self.survey(pk),
             question_id=question_id,
             expected_revision=_if_match(request),
@@ -291,6 +285,7 @@ class QuestionDetailApi(SurveyApi):
 
 class QuestionMoveApi(SurveyApi):
     required_permission = "survey.edit"
+    error_statuses = IF_MATCH
 
     class InputSerializer(serializers.Serializer):
         page = serializers.CharField(max_length=64)
@@ -300,8 +295,7 @@ class QuestionMoveApi(SurveyApi):
     def post(self, request: Request, pk: int, question_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        survey = _call(
-            services.question_move,
+        survey = services.question_move(
             survey=self.survey(pk),
             question_id=question_id,
             page_id=data.validated_data["page"],
@@ -316,7 +310,7 @@ class SurveyDuplicateApi(SurveyApi):
 
     @extend_schema(request=None, responses={201: SurveyDetailOutput}, operation_id="survey_duplicate")
     def post(self, request: Request, pk: int) -> Response:
-        survey = _call(services.survey_duplicate, survey=self.survey(pk), created_by_id=request.user.pk)
+        survey = services.survey_duplicate(survey=self.survey(pk), created_by_id=request.user.pk)
         return _survey_response(survey, code=status.HTTP_201_CREATED)
 
 
@@ -326,10 +320,15 @@ class CompileErrorOutput(serializers.Serializer):
     location = serializers.DictField()
 
 
+class SurveyValidationOutput(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = CompileErrorOutput(many=True)  # type: ignore[assignment]
+
+
 class SurveyValidateApi(SurveyApi):
     required_permission = "survey.edit"
 
-    @extend_schema(request=None, responses={200: CompileErrorOutput(many=True)}, operation_id="survey_validate")
+    @extend_schema(request=None, responses={200: SurveyValidationOutput}, operation_id="survey_validate")
     def post(self, request: Request, pk: int) -> Response:
         result = services.survey_validate(survey=self.survey(pk))
         return Response(result.as_dict())
@@ -350,7 +349,7 @@ class SurveyPublishApi(SurveyApi):
 
     @extend_schema(request=None, responses={202: PublicationOutput}, operation_id="survey_publish")
     def post(self, request: Request, pk: int) -> Response:
-        publication = _call(services.publication_request, survey=self.survey(pk), requested_by_id=request.user.pk)
+        publication = services.publication_request(survey=self.survey(pk), requested_by_id=request.user.pk)
         location = f"/api/v1/surveys/{pk}/publications/{publication.pk}/"
         return Response(
             PublicationOutput(publication).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location}
@@ -372,7 +371,7 @@ class _StatusApi(SurveyApi):
 
     @extend_schema(request=None, responses={200: SurveyDetailOutput})
     def post(self, request: Request, pk: int) -> Response:
-        return _survey_response(_call(type(self).service, survey=self.survey(pk)))
+        return _survey_response(type(self).service(survey=self.survey(pk)))
 
 
 class SurveyCloseApi(_StatusApi):
@@ -419,7 +418,7 @@ class SurveyVersionDetailApi(SurveyApi):
 class SurveyExportApi(SurveyApi):
     required_permission = "survey.view"
 
-    @extend_schema(responses={200: serializers.JSONField()}, operation_id="survey_export")
+    @extend_schema(responses={200: ExportDocumentSchema}, operation_id="survey_export")
     def get(self, request: Request, pk: int) -> Response:
         return Response(services.survey_export(survey=self.survey(pk)))
 
@@ -427,9 +426,11 @@ class SurveyExportApi(SurveyApi):
 class SurveyImportApi(SurveyApi):
     required_permission = "survey.create"
 
-    @extend_schema(request=serializers.JSONField(), responses={201: SurveyDetailOutput}, operation_id="survey_import")
+    @extend_schema(request=ExportDocumentSchema, responses={201: SurveyDetailOutput}, operation_id="survey_import")
     def post(self, request: Request) -> Response:
-        survey = _call(services.survey_import, document=request.data, created_by_id=request.user.pk)
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Send the exported survey as a JSON object."]})
+        survey = services.survey_import(document=request.data, created_by_id=request.user.pk)
         return _builder_response(survey, code=status.HTTP_201_CREATED)
 
 
@@ -465,8 +466,12 @@ class SurveyLoadApi(TenantApi):
     authentication_classes = [TenantJWTAuthentication]
     throttle_classes = [RespondentThrottle]
     throttle_scope = "respondent"
+    error_statuses = (410,)
 
-    @extend_schema(responses={200: serializers.JSONField()}, operation_id="survey_load")
+    @extend_schema(
+        responses={200: LoadedSurveySchema, 304: OpenApiResponse(description="Not modified (`If-None-Match`).")},
+        operation_id="survey_load",
+    )
     def get(self, request: Request, link: str) -> HttpResponse:
         loaded = open_survey(request, link)
         if isinstance(loaded, HttpResponse):

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from shared_apps.core.errors import DomainError
 from shared_apps.core.tenancy import current_schema
 from shared_apps.tenants.services.branding import branding_validate
 from tenant_apps.audit.services import audit_record, diff
@@ -34,12 +35,15 @@ SETTINGS_FIELDS = (
 )
 
 
-class SurveyError(Exception):
+class SurveyError(DomainError):
     """A refused change, with a message for the builder."""
+
+    code = "survey_refused"
 
 
 class RevisionConflict(SurveyError):
-    pass
+    code = "revision_conflict"
+    status = 412
 
 
 def _structure_or_raise(definition: Any) -> None:

@@ -140,7 +140,8 @@ def test_last_admin_cannot_be_removed_demoted_or_deactivated(make_tenant, api_cl
     for method, data in (("patch", {"role": "analyst"}), ("patch", {"is_active": False}), ("delete", None)):
         response = _json(client, method, f"/api/v1/members/{membership_id}/", data)
         assert response.status_code == 400, (method, data)
-        assert "last active Admin" in response.json()["error"]["details"]["non_field_errors"][0]
+        assert response.json()["error"]["code"] == "membership_refused"
+        assert "last active Admin" in response.json()["error"]["message"]
     with tenant_context(tenant):
         assert Membership.objects.get(pk=membership_id).role.slug == "admin"
 
@@ -185,7 +186,7 @@ def test_custom_role_crud_and_edit_takes_effect_at_once(tenant_a, make_member, a
 
     in_use = admin_client.delete(f"/api/v1/roles/{role['id']}/")
     assert in_use.status_code == 400
-    assert "reassign them first" in in_use.json()["error"]["details"]["non_field_errors"][0]
+    assert "reassign them first" in in_use.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from shared_apps.core import registry
+from shared_apps.core.errors import DomainError
 from shared_apps.tenants.cache import tenants_invalidate
 from shared_apps.tenants.models import RESERVED_SLUGS, SLUG_RE, Organisation
 
@@ -25,8 +26,10 @@ Kind = Organisation.Kind
 OWNER_DB = "owner"
 
 
-class TenantError(Exception):
+class TenantError(DomainError):
     """A tenant operation that cannot be done, with a message for the operator or user."""
+
+    code = "tenant_refused"
 
 
 def tenant_domain(slug: str) -> str:

@@ -1,0 +1,14 @@
+"""gunicorn settings shared by every way the web process starts (Procfile.dev, Dockerfile, benchmarks, the
+test suite's live servers): gunicorn reads ``./gunicorn.conf.py`` by itself; command-line flags override it.
+
+Request limits are explicit. A request beyond them is refused by gunicorn before Django sees it, with
+gunicorn's own short plain-text/HTML answer (not the platform's JSON error shape): 414 for a request line
+longer than ``limit_request_line``, 431/400 for too many or too large header fields. Put a reverse proxy
+(nginx) in front to shape those answers if clients need JSON there.
+"""
+
+import os
+
+limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", "8190"))  # bytes; gunicorn's maximum
+limit_request_fields = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELDS", "100"))
+limit_request_field_size = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", "8190"))  # bytes per header

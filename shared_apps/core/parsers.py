@@ -9,8 +9,8 @@ form field, query value and URL path is checked here, once:
   UTF-8, nesting at most ``MAX_DEPTH`` levels (counted without recursion *before* ``json.loads`` runs), at
   most ``MAX_KEYS`` keys per object, no NUL or lone surrogate in any key or string, numbers finite and
   integers within PostgreSQL's bigint.
-- Form and multipart bodies (``SafeFormParser``, ``SafeMultiPartParser``): the same text rules per field and
-  file name.
+- Multipart bodies (``SafeMultiPartParser``, on the file upload; other form bodies get 415): the same
+  text rules per field and file name.
 - URL paths and query values (``InputGuardMiddleware``): no NUL (Django already re-escapes invalid UTF-8
   there), and all-digit values within bigint. ``finite_json_value`` reads a JSON value out of a query value.
 
@@ -289,13 +289,6 @@ def _fields_check(data: Any, files: Any = None) -> None:
         problem = text_problem(upload.name or "")
         if problem:
             raise InputRefused(key, f"File name: {problem}")
-
-
-class SafeFormParser(parsers.FormParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
-        _fields_check(data)
-        return data
 
 
 class SafeMultiPartParser(parsers.MultiPartParser):

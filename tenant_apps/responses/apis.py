@@ -120,7 +120,10 @@ class DraftEmailApi(RespondentApi):
         email = serializers.EmailField(max_length=254)
         token = serializers.CharField(max_length=200)
 
-    @extend_schema(request=InputSerializer, responses={202: serializers.DictField()}, operation_id="draft_email")
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=["queued"])
+
+    @extend_schema(request=InputSerializer, responses={202: OutputSerializer}, operation_id="draft_email")
     def post(self, request: Request, link: str, uid: str) -> HttpResponse | Response:
         loaded = open_survey(request, link)
         if isinstance(loaded, HttpResponse):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,7 +15,7 @@ from shared_apps.core.openapi import paginated
 from shared_apps.core.pagination import CursorPagination
 from shared_apps.tenants.services import tenant_url
 from tenant_apps.apibase import TenantApi
-from tenant_apps.members import auth, services
+from tenant_apps.members import auth, selectors, services
 from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal
 from tenant_apps.members.models import Invitation, Membership, Role
 from tenant_apps.members.permissions import PERMISSIONS
@@ -222,8 +221,7 @@ class MemberListApi(TenantApi):
     )
     def get(self, request: Request) -> Response:
         paginator = CreatedAtCursor()
-        qs: QuerySet[Membership] = Membership.objects.select_related("user", "role")
-        page = paginator.paginate_queryset(qs, request, view=self)
+        page = paginator.paginate_queryset(selectors.membership_list(), request, view=self)
         return paginator.get_paginated_response(MembershipOutput(page, many=True).data)
 
 
@@ -236,7 +234,10 @@ class MemberDetailApi(TenantApi):
         is_active = serializers.BooleanField(required=False)
 
     def _get(self, pk: int) -> Membership:
-        return get_object_or_404(Membership.objects.select_related("user", "role"), pk=pk)
+        membership = selectors.membership_get(membership_id=pk)
+        if membership is None:
+            raise NotFound("No such member.")
+        return membership
 
     @extend_schema(responses={200: MembershipOutput}, operation_id="member_get")
     def get(self, request: Request, pk: int) -> Response:
@@ -249,7 +250,7 @@ class MemberDetailApi(TenantApi):
         data.is_valid(raise_exception=True)
         role = None
         if "role" in data.validated_data:
-            role = Role.objects.filter(slug=data.validated_data["role"]).first()
+            role = selectors.role_by_slug(slug=data.validated_data["role"])
             if role is None:
                 raise ValidationError({"role": [f"No role {data.validated_data['role']!r}."]})
         membership = services.membership_update(
@@ -285,16 +286,14 @@ class InvitationListApi(TenantApi):
 
     @extend_schema(responses={200: InvitationOutput(many=True)}, operation_id="invitation_list")
     def get(self, request: Request) -> Response:
-        invitations = Invitation.objects.select_related("role").filter(
-            accepted_at__isnull=True, revoked_at__isnull=True
-        )[:200]
+        invitations = selectors.invitation_open_list()
         return Response(InvitationOutput(invitations, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: InvitationOutput}, operation_id="invitation_create")
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        role = Role.objects.filter(slug=data.validated_data["role"]).first()
+        role = selectors.role_by_slug(slug=data.validated_data["role"])
         if role is None:
             raise ValidationError({"role": [f"No role {data.validated_data['role']!r}."]})
         invitation = services.invitation_create(
@@ -330,7 +329,7 @@ class InvitationAcceptApi(TenantApi):
             password=data.validated_data.get("password"),
             full_name=data.validated_data["full_name"],
         )
-        membership = Membership.objects.select_related("user", "role").get(pk=membership.pk)
+        membership = selectors.membership_list().get(pk=membership.pk)
         return Response(MembershipOutput(membership).data)
 
 
@@ -357,7 +356,7 @@ class RoleListApi(TenantApi):
 
     @extend_schema(responses={200: RoleOutput(many=True)}, operation_id="role_list")
     def get(self, request: Request) -> Response:
-        return Response(RoleOutput(Role.objects.all(), many=True).data)
+        return Response(RoleOutput(selectors.role_list(), many=True).data)
 
     @extend_schema(request=RoleInput, responses={201: RoleOutput}, operation_id="role_create")
     def post(self, request: Request) -> Response:

@@ -221,6 +221,19 @@ def draft_email_request(*, survey_id: int, link: str, uid: str, token: str, emai
 QUARANTINE_TTL = dt.timedelta(days=30)
 
 
+def drafts_syncing_key(schema: str) -> str:
+    """Ids a sync run has taken and not yet finished: a run killed mid-batch leaves them here."""
+    return tenant_key(schema, "drafts-syncing")
+
+
+# Atomically take up to ARGV[1] ids from the to-sync set into the in-flight set.
+_TAKE = """
+local ids = redis.call('SPOP', KEYS[1], ARGV[1])
+if #ids > 0 then redis.call('SADD', KEYS[2], unpack(ids)) end
+return ids
+"""
+
+
 def drafts_quarantine_key(schema: str, uid: str | None = None) -> str:
     """The tenant's list of quarantined drafts (a hash), or with ``uid`` the quarantined record itself."""
     return tenant_key(schema, "drafts-quarantine", *([uid] if uid else []))
@@ -269,13 +282,21 @@ def drafts_sync(*, batch: int = 500) -> int:
 
     A record that cannot be stored (written by an older version that let NUL, lone surrogates or ``1e400``
     in) is quarantined (``drafts_quarantined``) and logged with the tenant; it never holds back the drafts
-    saved beside it. If the run fails mid-batch, the batch's ids go back to the to-sync set (the upsert is
-    idempotent). Returns the number of drafts copied."""
+    saved beside it. If the run fails mid-batch, the batch's ids go back to the to-sync set; if it is killed
+    outright, the next run takes up the batch it left in flight (the upsert is idempotent). Returns the number
+    of drafts copied."""
     schema = current_schema()
     redis = get_redis_connection("default")
+    dirty, syncing = drafts_dirty_key(schema), drafts_syncing_key(schema)
+    # A run killed outright (SIGKILL, lost worker) left its batch in flight: take it up again. Should another
+    # run be going on at once, its ids are copied twice; the upsert makes that harmless.
+    if redis.exists(syncing):
+        redis.sunionstore(dirty, [dirty, syncing])
+        redis.delete(syncing)
+    take = redis.register_script(_TAKE)
     synced = quarantined = 0
     while True:
-        uids = [u.decode() for u in redis.spop(drafts_dirty_key(schema), batch) or []]
+        uids = [u.decode() for u in take(keys=[dirty, syncing], args=[batch]) or []]
         if not uids:
             if quarantined:
                 logger.warning("drafts sync quarantined records", extra={"tenant": schema, "count": quarantined})
@@ -304,8 +325,10 @@ def drafts_sync(*, batch: int = 500) -> int:
             for row, reason in refused:
                 _draft_quarantine(redis, schema, str(row.uid), reason)
         except BaseException:
-            redis.sadd(drafts_dirty_key(schema), *uids)
+            redis.sadd(dirty, *uids)
+            redis.srem(syncing, *uids)
             raise
+        redis.srem(syncing, *uids)
         quarantined += len(refused)
         synced += len(rows) - len(refused)
 

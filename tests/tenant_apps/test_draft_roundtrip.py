@@ -17,7 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tenant_apps.responses.models import Answer, DraftCopy, Submission
-from tenant_apps.responses.services import draft_key, drafts_dirty_key, drafts_quarantine_key, drafts_sync
+from tenant_apps.responses.services import (
+    _TAKE,
+    draft_key,
+    drafts_dirty_key,
+    drafts_quarantine_key,
+    drafts_sync,
+    drafts_syncing_key,
+)
 from tenant_apps.responses.tasks import drafts_sync_task
 from tenant_apps.surveys import services
 from tenant_apps.surveys.logic.evaluator import is_empty
@@ -130,6 +137,24 @@ def test_a_failure_mid_batch_puts_the_ids_back(tenant_a, survey):
     with tenant_context(tenant_a):
         assert drafts_sync() >= 1
         assert DraftCopy.objects.filter(uid=uid).exists()
+
+
+def test_a_run_killed_outright_leaves_its_batch_to_the_next_run(tenant_a, survey):
+    """SIGKILL runs no ``except``: a run killed after taking its batch leaves the ids in flight, not lost."""
+    client = Client(HTTP_HOST=host_of(tenant_a))
+    uid = _save(client, survey, {"q_name": "Killed mid-run"})["submission_id"]
+    schema = tenant_a.schema_name
+    redis = get_redis_connection("default")
+    dirty, syncing = drafts_dirty_key(schema), drafts_syncing_key(schema)
+    # The first step of a run, exactly as drafts_sync takes it; then the process dies.
+    taken = redis.register_script(_TAKE)(keys=[dirty, syncing], args=[500])
+    assert uid.encode() in taken
+    assert not redis.sismember(dirty, uid)
+    with tenant_context(tenant_a):
+        assert not DraftCopy.objects.filter(uid=uid).exists()
+        assert drafts_sync() >= 1
+        assert DraftCopy.objects.get(uid=uid).data["answers"] == {"q_name": "Killed mid-run"}
+    assert not redis.exists(syncing)
 
 
 # --- 6: hypothesis round trip -----------------------------------------------------------------------

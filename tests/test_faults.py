@@ -647,3 +647,24 @@ def test_postgres_restart_is_survived_without_restarting_gunicorn(postgres_serve
         assert {row[0] for row in stored} == {o.key for o in outcomes if o.status == 201}
     finally:
         process_stop(server)
+
+
+def test_a_read_only_redis_answers_503_not_500(redis_server, tenant_a):
+    """After a failover the old primary becomes a replica and answers READONLY to every write: respondents
+    get a clean 503 they may retry, never a 500, and nothing is half-written."""
+    survey = _published(tenant_a)
+    client = redis.Redis(port=redis_server.port)
+    dead_primary = free_port(range(6395, 6400))
+    client.execute_command("REPLICAOF", "127.0.0.1", dead_primary)  # serves stale reads, refuses writes
+    process, base = gunicorn_start(env=redis_server.env())
+    try:
+        host = {"Host": host_of(tenant_a)}
+        saved = requests.put(
+            f"{base}/api/v1/s/{survey.public_link}/draft/", json={"answers": {"q_name": "Ro"}}, headers=host, timeout=10
+        )
+        assert saved.status_code == 503, saved.text
+        assert saved.json()["error"]["code"] == "service_unavailable"
+        assert saved.headers["Retry-After"]
+    finally:
+        process_stop(process)
+        client.execute_command("REPLICAOF", "NO", "ONE")

@@ -16,12 +16,15 @@ from kombu.exceptions import OperationalError as BrokerError
 
 # PostgreSQL unreachable, restarting or the connection cut (psycopg's OperationalError/InterfaceError as
 # Django wraps them); Redis unreachable or timing out (directly, or wrapped by the django-redis cache);
+# a Redis replica promoted away from (READONLY after a failover), or still loading its data set;
 # the Celery broker unreachable when a task is sent.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
     redis.ConnectionError,
     redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.BusyLoadingError,
     ConnectionInterrupted,
     BrokerError,
 )

@@ -8,7 +8,7 @@ from django.http import HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -16,9 +16,9 @@ from rest_framework.throttling import ScopedRateThrottle
 from shared_apps.core.errors import error_response
 from tenant_apps.apibase import TenantApi
 from tenant_apps.members.access import PUBLIC, Principal, TenantJWTAuthentication
-from tenant_apps.surveys import services
+from tenant_apps.surveys import selectors, services
 from tenant_apps.surveys.load import LoadedSurvey, now, survey_load
-from tenant_apps.surveys.models import Publication, Survey, SurveyVersion
+from tenant_apps.surveys.models import Survey, SurveyVersion
 from tenant_apps.surveys.openapi import (
     DefinitionSchema,
     ExportDocumentSchema,
@@ -98,7 +98,10 @@ class SurveyApi(TenantApi):
     audit_target_type = "survey"
 
     def survey(self, pk: int) -> Survey:
-        return get_object_or_404(Survey.objects.select_related("current_version"), pk=pk)
+        survey = selectors.survey_get(survey_id=pk)
+        if survey is None:
+            raise NotFound("No such survey.")
+        return survey
 
 
 class SurveyListApi(SurveyApi):
@@ -113,13 +116,11 @@ class SurveyListApi(SurveyApi):
         operation_id="survey_list",
     )
     def get(self, request: Request) -> Response:
-        qs = Survey.objects.select_related("current_version").defer("definition")
         status_filter = request.query_params.get("status")
-        if status_filter:
-            if status_filter not in Survey.Status.values:
-                raise ValidationError({"status": [f"One of {', '.join(Survey.Status.values)}."]})
-            qs = qs.filter(status=status_filter)
-        return Response(SurveyOutput(qs[:500], many=True).data)
+        if status_filter and status_filter not in Survey.Status.values:
+            raise ValidationError({"status": [f"One of {', '.join(Survey.Status.values)}."]})
+        surveys = selectors.survey_list(status=status_filter)[:500]
+        return Response(SurveyOutput(surveys, many=True).data)
 
     @extend_schema(request=CreateInput, responses={201: SurveyDetailOutput}, operation_id="survey_create")
     def post(self, request: Request) -> Response:
@@ -361,7 +362,9 @@ class PublicationDetailApi(SurveyApi):
 
     @extend_schema(responses={200: PublicationOutput}, operation_id="publication_get")
     def get(self, request: Request, pk: int, publication_id: int) -> Response:
-        publication = get_object_or_404(Publication.objects.select_related("version"), pk=publication_id, survey_id=pk)
+        publication = selectors.publication_get(survey_id=pk, publication_id=publication_id)
+        if publication is None:
+            raise NotFound("No such publication.")
         return Response(PublicationOutput(publication).data)
 
 
@@ -399,7 +402,7 @@ class SurveyVersionListApi(SurveyApi):
 
     @extend_schema(responses={200: VersionOutput(many=True)}, operation_id="survey_version_list")
     def get(self, request: Request, pk: int) -> Response:
-        versions = SurveyVersion.objects.filter(survey=self.survey(pk)).defer("definition", "compiled")
+        versions = selectors.version_list(survey=self.survey(pk))
         return Response(VersionOutput(versions, many=True).data)
 
 

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from config.urls_common import api_doc_patterns
+from tenant_apps.analytics.urls import urlpatterns as analytics_urls
 from tenant_apps.audit.apis import AuditEventListApi
 from tenant_apps.members import apis as members
 from tenant_apps.responses.urls import urlpatterns as response_urls
@@ -34,6 +35,7 @@ urlpatterns = [
     path("api/v1/branding/", members.BrandingApi.as_view(), name="branding"),
     *survey_urls,
     *response_urls,
+    *analytics_urls,
     path("s/<str:link>", respondent_page, name="respondent-page"),
     *api_doc_patterns("config.urls_tenant"),
 ]

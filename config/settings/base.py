@@ -56,6 +56,7 @@ TENANT_APPS = [
     "tenant_apps.notifications",
     "tenant_apps.surveys",
     "tenant_apps.responses",
+    "tenant_apps.analytics",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

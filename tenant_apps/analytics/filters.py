@@ -115,8 +115,8 @@ def filters_parse(params: Mapping[str, Any], *, versions: Mapping[int, int]) -> 
             raise _refuse("where", f"A JSON condition of at most {MAX_WHERE_CHARS} characters.")
         try:
             filters.where = json.loads(raw_where)
-        except ValueError as exc:
-            raise _refuse("where", "Not valid JSON.") from exc
+        except (ValueError, RecursionError) as exc:
+            raise _refuse("where", "Not valid JSON (or nested too deep).") from exc
     for name in params:
         if isinstance(name, str) and name.startswith("hidden."):
             field_id = name.removeprefix("hidden.")

@@ -533,14 +533,14 @@ def crosstab(context: Context, *, rows: str, columns: str) -> dict[str, Any]:
         SELECT s.id, s.submitted_at FROM responses_submission s
         WHERE s.survey_id = %(survey)s AND s.deleted_at IS NULL AND {where.submissions}
     ), r AS (
-        SELECT a.submission_id, a.submitted_at, k AS key FROM responses_answer a
+        SELECT a.submission_id, a.submitted_at, k.key FROM responses_answer a
         JOIN sub ON sub.id = a.submission_id AND sub.submitted_at = a.submitted_at,
-        LATERAL {_categories_sql(kinds[rows])} AS k
+        LATERAL {_categories_sql(kinds[rows])} AS k(key)
         WHERE a.survey_id = %(survey)s AND a.question_id = %(rows)s AND {where.answers}
     ), c AS (
-        SELECT a.submission_id, a.submitted_at, k AS key FROM responses_answer a
+        SELECT a.submission_id, a.submitted_at, k.key FROM responses_answer a
         JOIN sub ON sub.id = a.submission_id AND sub.submitted_at = a.submitted_at,
-        LATERAL {_categories_sql(kinds[columns])} AS k
+        LATERAL {_categories_sql(kinds[columns])} AS k(key)
         WHERE a.survey_id = %(survey)s AND a.question_id = %(columns)s AND {where.answers}
     )
     SELECT r.key, c.key, count(*) FROM r JOIN c USING (submission_id, submitted_at) GROUP BY 1, 2

@@ -100,9 +100,7 @@ def survey_aggregate(*, survey_id: int, full: bool = False) -> AggregateRun:
             "VALUES (%s, NULL, 0, 0, 0, now()) ON CONFLICT (survey_id) DO NOTHING",
             [survey_id],
         )
-        cursor.execute(
-            "SELECT until, last_id FROM analytics_watermark WHERE survey_id = %s FOR UPDATE", [survey_id]
-        )
+        cursor.execute("SELECT until, last_id FROM analytics_watermark WHERE survey_id = %s FOR UPDATE", [survey_id])
         until, last_id = cursor.fetchone()
         now = timezone.now()
         cursor.execute(

@@ -89,7 +89,7 @@ def random_answers(rng: random.Random, definition: dict[str, Any]) -> dict[str, 
     """Valid answers of random shape for every question (each skipped now and then)."""
     answers: dict[str, Any] = {}
     for qid, qtype in question_types(definition).items():
-        if rng.random() < 0.15:  # noqa: PLR2004
+        if rng.random() < 0.15:
             continue
         if qtype in ("single_choice", "dropdown"):
             ids = {"q_single": ["a", "b", "c", "__other__"], "q_drop": ["x", "y"]}[qid]
@@ -97,9 +97,9 @@ def random_answers(rng: random.Random, definition: dict[str, Any]) -> dict[str, 
             if answers[qid] == "__other__":
                 answers[f"{qid}__other"] = rng.choice(["sales", "legal"])
         elif qtype == "yes_no":
-            answers[qid] = rng.random() < 0.5  # noqa: PLR2004
+            answers[qid] = rng.random() < 0.5
         elif qtype == "multiple_choice":
-            picked = [c for c in ("m1", "m2", "m3") if rng.random() < 0.5]  # noqa: PLR2004
+            picked = [c for c in ("m1", "m2", "m3") if rng.random() < 0.5]
             if picked:
                 answers[qid] = picked
         elif qtype == "rating":
@@ -111,7 +111,7 @@ def random_answers(rng: random.Random, definition: dict[str, Any]) -> dict[str, 
         elif qtype == "date":
             answers[qid] = f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
         elif qtype == "matrix":
-            answers[qid] = {r: rng.choice(["k1", "k2", "k3"]) for r in ("r1", "r2") if rng.random() < 0.8}  # noqa: PLR2004
+            answers[qid] = {r: rng.choice(["k1", "k2", "k3"]) for r in ("r1", "r2") if rng.random() < 0.8}
             if not answers[qid]:
                 del answers[qid]
         elif qtype == "ranking":

@@ -60,7 +60,7 @@ def test_two_versions_publish_and_cells_count_each_type(tenant_a):
 
 
 def test_rerun_and_duplicate_runs_never_double_count(tenant_a):
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - test data
     with tenant_context(tenant_a):
         survey, versions = survey_with_two_versions()
         for number in (1, 2, 2):
@@ -75,3 +75,28 @@ def test_rerun_and_duplicate_runs_never_double_count(tenant_a):
         survey_aggregate(survey_id=survey.pk)
         assert stored_cells(survey.pk) == first == scratch_cells(survey.pk)
         assert sum(v[0] for k, v in first.items() if k[3] == "submissions") == 3
+
+
+def test_a_soft_deleted_submission_leaves_the_aggregates(tenant_a):
+    """Deleted after its bucket was aggregated, with nothing else new in that bucket."""
+    from tenant_apps.responses.services import submission_soft_delete
+
+    rng = random.Random(3)  # noqa: S311 - test data
+    with tenant_context(tenant_a):
+        survey, versions = survey_with_two_versions()
+        version_id, definition = versions[1]
+        at = timezone.now() - dt.timedelta(days=3)
+        ids = [
+            insert_submission(
+                survey_id=survey.pk, version_id=version_id, definition=definition,
+                answers=random_answers(rng, definition), at=at,
+            )
+            for _ in range(3)
+        ]  # fmt: skip
+        survey_aggregate(survey_id=survey.pk)
+        assert stored_cells(survey.pk)[(version_id, at.astimezone(dt.UTC).date(), "", "submissions")][0] == 3
+        submission_soft_delete(submission_id=ids[0], survey_id=survey.pk)
+        run = survey_aggregate(survey_id=survey.pk)
+        assert run.buckets == [(version_id, at.astimezone(dt.UTC).date())]
+        assert stored_cells(survey.pk)[(version_id, at.astimezone(dt.UTC).date(), "", "submissions")][0] == 2
+        assert stored_cells(survey.pk) == scratch_cells(survey.pk)

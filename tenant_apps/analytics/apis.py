@@ -23,15 +23,15 @@ from tenant_apps.surveys.models import Survey
 # --- serializers (the OpenAPI contract) ----------------------------------------------------------------------------
 
 
-class ErrorDetailOutput(serializers.Serializer):
+class AnalyticsErrorDetailOutput(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     details = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
     request_id = serializers.CharField(allow_null=True, required=False)
 
 
-class ErrorOutput(serializers.Serializer):
-    error = ErrorDetailOutput()
+class AnalyticsErrorOutput(serializers.Serializer):
+    error = AnalyticsErrorDetailOutput()
 
 
 class VersionCountOutput(serializers.Serializer):
@@ -224,10 +224,10 @@ FILTER_PARAMETERS = [
 ]
 ERRORS = {
     304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)."),
-    400: OpenApiResponse(ErrorOutput, description="A filter or parameter is invalid."),
-    401: OpenApiResponse(ErrorOutput, description="Not signed in."),
-    403: OpenApiResponse(ErrorOutput, description="Missing analytics.view."),
-    404: OpenApiResponse(ErrorOutput, description="No such survey (or question) in this organisation."),
+    400: OpenApiResponse(AnalyticsErrorOutput, description="A filter or parameter is invalid."),
+    401: OpenApiResponse(AnalyticsErrorOutput, description="Not signed in."),
+    403: OpenApiResponse(AnalyticsErrorOutput, description="Missing analytics.view."),
+    404: OpenApiResponse(AnalyticsErrorOutput, description="No such survey (or question) in this organisation."),
 }
 SUMMARY_EXAMPLE = OpenApiExample(
     "summary",

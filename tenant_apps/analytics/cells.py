@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from tenant_apps.surveys.definition import AnswerShape, answer_shape, iter_questions
 
@@ -156,9 +157,11 @@ def cells_sql(where: Where) -> str:
     return CELLS_SQL.replace("/*where*/", where.submissions).replace("/*answer_where*/", where.answers)
 
 
-def cells_query(*, survey_id: int, types: str, where: Where) -> list[tuple[Any, ...]]:
+def cells_query(
+    *, survey_id: int, types: str, where: Where, using: BaseDatabaseWrapper | None = None
+) -> list[tuple[Any, ...]]:
     """Rows ``(version_id, day, question_id, key, n, sum, sum_sq, min, max)`` from the raw rows."""
-    with connection.cursor() as cursor:
+    with (using or connection).cursor() as cursor:
         cursor.execute(cells_sql(where), {"types": types, "survey": survey_id, **(where.params or {})})
         return list(cursor.fetchall())
 

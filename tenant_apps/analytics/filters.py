@@ -165,7 +165,8 @@ class _Compiler:
         unknown = set(cond) - {"q", "op", "value"}
         if unknown:
             raise _refuse("where", f"Unsupported keys in a comparison: {', '.join(sorted(map(str, unknown)))}.")
-        qid, op, value = cond.get("q"), cond.get("op"), cond.get("value")
+        qid, op = cond.get("q"), cond.get("op")
+        value: Any = cond.get("value")
         if not is_id(qid) or qid not in self.kinds:
             raise _refuse("where", f"{qid!r} is not a question of this survey.")
         if op not in OPS:

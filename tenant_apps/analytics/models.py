@@ -49,7 +49,9 @@ class Watermark(models.Model):
     runs = models.BigIntegerField(default=0)
     # Bumped with every run that changed cells: part of the API's ETag and the cache's key.
     generation = models.BigIntegerField(default=0)
+    # When a run last changed cells (the survey's activity: it picks the results cache's TTL).
+    changed_at = models.DateTimeField(null=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"{self.survey_id}@{self.until.isoformat()}"
+        return f"{self.survey_id}@{self.until.isoformat() if self.until else '-'}"

@@ -3,7 +3,7 @@ Call inside the tenant's context.
 
 A filter of days and versions only is answered from the stored cells; any answer or hidden-field condition
 reads the raw rows through the same cell SQL (``cells.py``) with the filter compiled into it, bounded by the
-date range so PostgreSQL prunes partitions. Results are cached in Redis (``RESULTS``) under the survey's
+date range so PostgreSQL prunes partitions. Results are cached (``TenantCache``: process + Redis) under the survey's
 aggregate generation, so new aggregates make every older entry unreachable at once.
 """
 
@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 from django_redis import get_redis_connection
 from rest_framework.exceptions import ValidationError
@@ -35,6 +34,7 @@ from tenant_apps.analytics.cells import (
 )
 from tenant_apps.analytics.filters import Filters, filters_parse, filters_where
 from tenant_apps.analytics.models import Watermark
+from tenant_apps.analytics.replica import read_connection
 from tenant_apps.analytics.services import hll_key
 from tenant_apps.analytics.stats import chi_square, mean_std, nps
 from tenant_apps.responses.models import DraftCopy
@@ -56,13 +56,23 @@ TS_CONFIGS = {
     "pt": "portuguese", "sv": "swedish", "da": "danish", "fi": "finnish", "no": "norwegian", "ru": "russian",
 }  # fmt: skip
 
-RESULTS: TenantCache[dict[str, Any]] = TenantCache(
-    "analytics",
-    l1_seconds=5,
-    l2_seconds=15 * 60,
-    encode=lambda value: json.dumps(value, separators=(",", ":")).encode(),
-    decode=json.loads,
-)
+
+def _results_cache(name: str, seconds: int) -> TenantCache[dict[str, Any]]:
+    return TenantCache(
+        name,
+        l1_seconds=5,
+        l2_seconds=seconds,
+        encode=lambda value: json.dumps(value, separators=(",", ":"), default=str).encode(),
+        decode=json.loads,
+    )
+
+
+# The TTL follows the survey's activity: a survey that got new aggregates in the last hour keeps results 5 minutes,
+# a quiet one 60 minutes. Keys carry the aggregate generation, so new aggregates make older entries unreachable
+# at once (they are never served stale; the TTL only bounds the memory they hold).
+RESULTS_ACTIVE = _results_cache("analytics", 5 * 60)
+RESULTS_QUIET = _results_cache("analytics-quiet", 60 * 60)
+ACTIVE_WITHIN = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ class Context:
     filters: Filters
     generation: int
     until: dt.datetime | None
+    aggregated_at: dt.datetime | None
 
     def where(self) -> Where:
         return filters_where(self.filters, survey_id=self.survey.pk, questions=self.questions)
@@ -86,7 +97,7 @@ def context_load(*, survey: Survey, params: Mapping[str, Any]) -> Context:
     versions = {number: pk for pk, number, _ in rows}
     filters = filters_parse(params, versions=versions)
     questions = version_questions(rows)
-    mark = Watermark.objects.filter(survey_id=survey.pk).values_list("generation", "until").first()
+    mark = Watermark.objects.filter(survey_id=survey.pk).values_list("generation", "until", "changed_at").first()
     context = Context(
         survey=survey,
         versions=versions,
@@ -94,6 +105,7 @@ def context_load(*, survey: Survey, params: Mapping[str, Any]) -> Context:
         filters=filters,
         generation=mark[0] if mark else 0,
         until=mark[1] if mark else None,
+        aggregated_at=mark[2] if mark else None,
     )
     context.where()  # refuse a bad filter before any cache lookup
     return context
@@ -101,7 +113,8 @@ def context_load(*, survey: Survey, params: Mapping[str, Any]) -> Context:
 
 def cached(context: Context, name: str, compute: Any) -> dict[str, Any]:
     key = f"{context.survey.pk}:{context.generation}:{name}:{context.filters.digest()}"
-    value = RESULTS.get(current_schema(), key, load=compute)
+    active = context.aggregated_at is not None and timezone.now() - context.aggregated_at < ACTIVE_WITHIN
+    value = (RESULTS_ACTIVE if active else RESULTS_QUIET).get(current_schema(), key, load=compute)
     return value if value is not None else compute()
 
 
@@ -121,14 +134,19 @@ def _cells(context: Context) -> dict[CellKey, Figures]:
         if filters.version_id:
             conditions.append("version_id = %(version)s")
             params["version"] = filters.version_id
-        with connection.cursor() as cursor:
+        with read_connection().cursor() as cursor:
             cursor.execute(
                 "SELECT question_id, key, sum(n), sum(sum), sum(sum_sq), min(min), max(max) FROM analytics_cell "
                 f"WHERE {' AND '.join(conditions)} GROUP BY 1, 2",
                 params,
             )
             return {(q, k): (int(n), s, ss, mn, mx) for q, k, n, s, ss, mn, mx in cursor.fetchall()}
-    rows = cells_query(survey_id=context.survey.pk, types=types_param(context.questions), where=context.where())
+    rows = cells_query(
+        survey_id=context.survey.pk,
+        types=types_param(context.questions),
+        where=context.where(),
+        using=read_connection(),
+    )
     return cells_total(rows)
 
 
@@ -152,7 +170,7 @@ def _version_counts(context: Context) -> dict[int, int]:
             "SELECT s.version_id, count(*) FROM responses_submission s WHERE s.survey_id = %(survey)s "
             f"AND s.deleted_at IS NULL AND {where.submissions} GROUP BY 1"
         )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return {int(v): int(n) for v, n in cursor.fetchall()}
 
@@ -199,7 +217,7 @@ def _unique_respondents(context: Context) -> int | None:
     """PFCOUNT over the days' HyperLogLogs (a union); ``None`` when a finer filter than days applies."""
     if not context.filters.simple or context.filters.version is not None:
         return None
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT day FROM analytics_cell WHERE survey_id = %s AND question_id = '' "
             "AND key = 'submissions' AND (%s::date IS NULL OR day >= %s) AND (%s::date IS NULL OR day <= %s)",
@@ -221,7 +239,7 @@ def totals_compute(context: Context, cells: Mapping[CellKey, Figures]) -> dict[s
         "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.submitted_at - s.started_at))",
         "AND s.started_at IS NOT NULL",
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         median = cursor.fetchone()[0]
     counts = _version_counts(context)
@@ -263,6 +281,12 @@ def _labels(q: VersionQuestion, key: str = "choices") -> dict[str, str]:
 
     ref = QuestionRef(page=None, index=0, id=q.question_id, type=q.type, question=q.question, path="")  # type: ignore[arg-type]
     return {c.id: str(c.choice.get("text", c.id)) for c in iter_choices(ref, key) if c.id is not None}
+
+
+def _mean(figures: Figures | None) -> float | None:
+    if figures is None or not figures[0] or figures[1] is None:
+        return None
+    return round(figures[1] / figures[0], 4)
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -335,10 +359,9 @@ def question_compute(context: Context, cells: Mapping[CellKey, Figures], qid: st
         ranks = _keys(cells, qid, "r:")
         firsts = {k: v[0] for k, v in _keys(cells, qid, "f:").items()}
         out["items"] = [
-            {"id": c, "text": labels.get(c, c), "mean_rank": round(ranks[c][1] / ranks[c][0], 4)
-             if c in ranks and ranks[c][1] is not None and ranks[c][0] else None, "first_place": firsts.get(c, 0)}
+            {"id": c, "text": labels.get(c, c), "mean_rank": _mean(ranks.get(c)), "first_place": firsts.get(c, 0)}
             for c in list(labels) + [k for k in ranks if k not in labels]
-        ]  # fmt: skip
+        ]
     elif q.kind == "date":
         months = {k: v[0] for k, v in _keys(cells, qid, "d:").items()}
         out["months"] = [{"month": m, "count": c} for m, c in sorted(months.items())]
@@ -356,7 +379,7 @@ def question_compute(context: Context, cells: Mapping[CellKey, Figures], qid: st
 
 def _latest_texts(context: Context, qid: str) -> list[str]:
     sql, params = _answers_sql(context, "a.value #>> '{}'", [qid], f"ORDER BY a.submitted_at DESC LIMIT {LATEST_TEXTS}")
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return [text for (text,) in cursor.fetchall()]
 
@@ -366,7 +389,7 @@ def _percentiles(context: Context, qid: str) -> dict[str, float] | None:
         context, "percentile_cont(%(percentiles)s::float8[]) WITHIN GROUP (ORDER BY a.number)", [qid],
         "AND a.number IS NOT NULL",
     )  # fmt: skip
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, {**params, "percentiles": list(PERCENTILES)})
         found = cursor.fetchone()[0]
     return {f"p{round(p * 100)}": v for p, v in zip(PERCENTILES, found, strict=True)} if found else None
@@ -380,7 +403,7 @@ def _top_terms(context: Context, qid: str) -> list[dict[str, Any]]:
         context, "a.value #>> '{}' AS text", [qid], f"ORDER BY a.submitted_at DESC LIMIT {TERMS_SAMPLE}"
     )
     sql = f"SELECT word, ndoc FROM ts_stat(%(stat)s) ORDER BY ndoc DESC, word LIMIT {TOP_TERMS}"
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         # ts_stat takes the text of a query: bind the inner query's parameters into it first.
         stat = cursor.mogrify(
             f"SELECT to_tsvector(%(config)s::regconfig, t.text) FROM ({inner}) t", {**params, "config": config}
@@ -447,7 +470,7 @@ def timeseries(context: Context, *, interval: str, tz: str) -> dict[str, Any]:
             context, "date_trunc(%(interval)s, s.submitted_at AT TIME ZONE %(tz)s), count(*)", "GROUP BY 1 ORDER BY 1"
         )
         params.update(interval=interval, tz=tz)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         points = [{"start": start.isoformat(), "responses": int(n)} for start, n in cursor.fetchall()]
     return {"survey_id": context.survey.pk, "interval": interval, "tz": tz, "points": points}
@@ -477,7 +500,7 @@ def funnel(context: Context) -> dict[str, Any]:
         stopped_at[index] = stopped_at.get(index, 0) + 1
     steps = []
     for page in pages:
-        questions = []
+        questions: list[dict[str, Any]] = []
         for ref in iter_page_questions(page):
             if ref.id is None:
                 continue
@@ -545,7 +568,7 @@ def crosstab(context: Context, *, rows: str, columns: str) -> dict[str, Any]:
     )
     SELECT r.key, c.key, count(*) FROM r JOIN c USING (submission_id, submitted_at) GROUP BY 1, 2
     """
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, {"survey": context.survey.pk, "rows": rows, "columns": columns, **(where.params or {})})
         found = [(str(r), str(c), int(n)) for r, c, n in cursor.fetchall()]
     row_totals: dict[str, int] = {}

@@ -123,8 +123,9 @@ def survey_aggregate(*, survey_id: int, full: bool = False) -> AggregateRun:
         cells = _buckets_rewrite(cursor, survey_id, buckets, delete=since is not None) if buckets else 0
         cursor.execute(
             "UPDATE analytics_watermark SET until = %s, last_id = greatest(last_id, %s), runs = runs + 1, "
-            "generation = generation + %s, updated_at = now() WHERE survey_id = %s",
-            [now, max_id, 1 if buckets else 0, survey_id],
+            "generation = generation + %s, changed_at = CASE WHEN %s THEN now() ELSE changed_at END, "
+            "updated_at = now() WHERE survey_id = %s",
+            [now, max_id, 1 if buckets else 0, bool(buckets), survey_id],
         )
         if buckets:
             schema = current_schema()

@@ -20,6 +20,7 @@ class Migration(migrations.Migration):
                 ('last_id', models.BigIntegerField(default=0)),
                 ('runs', models.BigIntegerField(default=0)),
                 ('generation', models.BigIntegerField(default=0)),
+                ('changed_at', models.DateTimeField(null=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],
         ),

@@ -40,7 +40,7 @@ def replica_lag(*, refresh: bool = False) -> float | None:
         return None
     with _lock:
         if not refresh and time.monotonic() - _state["checked"] < CHECK_EVERY:
-            return _state["lag"]  # type: ignore[no-any-return]
+            return _state["lag"]
         try:
             with connections[ALIAS].cursor() as cursor:
                 cursor.execute(LAG_SQL)

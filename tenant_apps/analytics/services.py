@@ -154,36 +154,33 @@ def _buckets_rewrite(cursor: Any, survey_id: int, buckets: list[tuple[int, dt.da
     return int(cursor.rowcount)
 
 
-def _respondents_rebuild(schema: str, survey_id: int, days: list[dt.date]) -> None:
-    """Rewrite the day's HyperLogLogs from the remaining (not deleted) submissions: idempotent, and a
-    deleted submission's respondent leaves the estimate."""
-    from tenant_apps.responses.models import Submission, SubmissionKey
+RESPONDENTS_SQL = """
+SELECT (s.submitted_at AT TIME ZONE 'UTC')::date,
+       coalesce(k.respondent_key, 'user:' || s.respondent_id::text, s.uid::text)
+FROM responses_submission s LEFT JOIN responses_submissionkey k ON k.uid = s.uid
+WHERE s.survey_id = %(survey)s AND s.deleted_at IS NULL AND s.submitted_at >= %(lo)s AND s.submitted_at < %(hi)s
+  AND (s.submitted_at AT TIME ZONE 'UTC')::date = ANY(%(days)s::date[])
+"""
 
-    redis = get_redis_connection("default")
-    for day in days:
-        start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-        rows = Submission.objects.filter(
-            survey_id=survey_id,
-            deleted_at__isnull=True,
-            submitted_at__gte=start,
-            submitted_at__lt=start + dt.timedelta(days=1),
-        ).values_list("uid", "respondent_id")
-        uids = dict(rows)
-        keys = dict(
-            SubmissionKey.objects.filter(uid__in=list(uids), respondent_key__isnull=False).values_list(
-                "uid", "respondent_key"
-            )
-        )
-        members = [
-            keys.get(uid) or (f"user:{respondent}" if respondent else str(uid)) for uid, respondent in uids.items()
-        ]
+
+def _respondents_rebuild(schema: str, survey_id: int, days: list[dt.date]) -> None:
+    """Rewrite the days' HyperLogLogs from the remaining (not deleted) submissions, in one query: idempotent,
+    and a deleted submission's respondent leaves the estimate."""
+    lo = dt.datetime.combine(min(days), dt.time(), tzinfo=dt.UTC)
+    hi = dt.datetime.combine(max(days) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    members: dict[dt.date, list[str]] = {day: [] for day in days}
+    with connection.cursor() as cursor:
+        cursor.execute(RESPONDENTS_SQL, {"survey": survey_id, "lo": lo, "hi": hi, "days": days})
+        for day, member in cursor.fetchall():
+            members[day].append(member)
+    pipe = get_redis_connection("default").pipeline(transaction=True)
+    for day, found in members.items():
         key = hll_key(schema, survey_id, day)
-        pipe = redis.pipeline(transaction=True)
         pipe.delete(key)
-        for start_at in range(0, len(members), 5000):
-            pipe.pfadd(key, *members[start_at : start_at + 5000])
+        for start in range(0, len(found), 5000):
+            pipe.pfadd(key, *found[start : start + 5000])
         pipe.expire(key, HLL_DAYS_TTL)
-        pipe.execute()
+    pipe.execute()
 
 
 def tenant_aggregate() -> list[AggregateRun]:

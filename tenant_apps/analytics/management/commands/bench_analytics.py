@@ -9,6 +9,7 @@ submissions arrive at a sustained rate (aggregation every 5 s, as beat runs it).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import random
 import statistics
@@ -193,7 +194,7 @@ class Command(BaseCommand):
             line = f"{label:28}{_pcts(api_ms):42}"
             if sql is not None:
                 with tenant_context(tenant):
-                    sql_ms = self._time(lambda sql=sql: self._sql(sql, survey.pk), max(5, n // 4))
+                    sql_ms = self._time(functools.partial(self._sql, sql, survey.pk), max(5, n // 4))
                 line += _pcts(sql_ms)
             out(line)
         self._lag(tenant, survey, options["rate"], options["lag_seconds"])

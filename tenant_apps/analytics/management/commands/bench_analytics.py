@@ -191,7 +191,7 @@ class Command(BaseCommand):
         for label, call, before, sql in rows:
             call()  # warm the process (imports, connection)
             api_ms = self._time(call, n, before)
-            line = f"{label:28}{_pcts(api_ms):42}"
+            line = f"{label:28}{_pcts(api_ms)}   |   "
             if sql is not None:
                 with tenant_context(tenant):
                     sql_ms = self._time(functools.partial(self._sql, sql, survey.pk), max(5, n // 4))

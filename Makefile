@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test assets chromium lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent loadtest clean help
+.PHONY: run test assets chromium lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent bench-analytics loadtest clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -93,7 +93,14 @@ loadtest: venv services assets chromium  ## locust: respondents load, save draft
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python loadtests/run.py
 
-bench: bench-tenants bench-auth bench-load bench-respondent  ## every benchmark
+ANALYTICS_SUBMISSIONS ?= 500000
+
+bench-analytics: venv services  ## analytics: 10 M answers by COPY, API p50/p95/p99 next to hand-written SQL, lag
+	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
+	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
+	$(BENCH_DB_ENV) $(BIN)/python manage.py bench_analytics --submissions $(ANALYTICS_SUBMISSIONS)
+
+bench: bench-tenants bench-auth bench-load bench-respondent bench-analytics  ## every benchmark
 
 clean:  ## remove the virtualenv and local state
 	rm -rf $(VENV) var

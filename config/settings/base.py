@@ -56,6 +56,7 @@ TENANT_APPS = [
     "tenant_apps.notifications",
     "tenant_apps.surveys",
     "tenant_apps.responses",
+    "tenant_apps.analytics",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -107,18 +108,21 @@ def _db(url: str, engine: str) -> dict[str, Any]:
     return config
 
 
-def databases(app_url: str, owner_url: str, role: str) -> dict[str, dict[str, Any]]:
+def databases(app_url: str, owner_url: str, role: str, replica_url: str = "") -> dict[str, dict[str, Any]]:
     return {
         # The tenant-aware backend also sets the RLS tenant setting on every tenant switch.
         "default": _db(owner_url if role == "owner" else app_url, "shared_apps.core.db_backend"),
+        # Analytics reads (``tenant_apps.analytics.replica``): a streaming replica, else the same database.
+        "replica": _db(replica_url or app_url, "shared_apps.core.db_backend"),
         # Raw-SQL only: DDL that the application role may not run (clone a tenant schema,
         # drop a purged one). Never routed to by the ORM.
         "owner": _db(owner_url, "django.db.backends.postgresql"),
     }
 
 
-DATABASES = databases(DATABASE_APP_URL, DATABASE_OWNER_URL, SURVEY_DB_ROLE)
-DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+DATABASE_REPLICA_URL: str = env("DATABASE_REPLICA_URL", default="")
+DATABASES = databases(DATABASE_APP_URL, DATABASE_OWNER_URL, SURVEY_DB_ROLE, DATABASE_REPLICA_URL)
+DATABASE_ROUTERS = ("tenant_apps.analytics.replica.ReplicaRouter", "django_tenants.routers.TenantSyncRouter")
 DATABASE_APP_ROLE: str = env.db_url_config(DATABASE_APP_URL)["USER"]
 # Superuser connection used once by `manage.py setup_database` to create roles and database.
 DATABASE_ADMIN_URL: str = env("DATABASE_ADMIN_URL", default="postgres://postgres@127.0.0.1:5432/postgres")

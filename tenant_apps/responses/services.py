@@ -502,12 +502,14 @@ def _files_check(definition: dict[str, Any], answers: dict[str, Any], survey_id:
 def _after_submit(  # noqa: PLR0917 - called from one on_commit lambda
     schema: str, survey_id: int, uid: str, respondent_key: str | None, submission_id: int, notify_owners: bool
 ) -> None:
+    from tenant_apps.analytics.services import mark_dirty
     from tenant_apps.notifications.services import email_enqueue
 
     redis = get_redis_connection("default")
     pipe = redis.pipeline(transaction=False)
     pipe.pfadd(tenant_key(schema, "hll", "respondents", survey_id), respondent_key or uid)
     pipe.delete(draft_key(schema, uid))
+    mark_dirty(pipe, schema=schema, survey_id=survey_id)  # the 5-second aggregation picks it up
     pipe.execute()
     if notify_owners:
         email_enqueue(kind="submission", object_id=submission_id)
@@ -519,6 +521,7 @@ def unique_respondents(*, survey_id: int) -> int:
 
 def submission_soft_delete(*, submission_id: int, survey_id: int) -> None:
     """Hide a response from lists and analytics; the row stays for the retention/purge job."""
+    from tenant_apps.analytics.services import survey_mark_dirty
     from tenant_apps.audit.services import audit_record
     from tenant_apps.responses.models import Submission
 
@@ -529,4 +532,5 @@ def submission_soft_delete(*, submission_id: int, survey_id: int) -> None:
         if not updated:
             raise ResponseError("not_found", "No such response.", 404)
         Survey.objects.filter(pk=survey_id, response_count__gt=0).update(response_count=F("response_count") - 1)
+        survey_mark_dirty(survey_id=survey_id)  # the deleted response leaves the aggregates at the next run
         audit_record(action="submission.deleted", target_type="submission", target_id=submission_id)

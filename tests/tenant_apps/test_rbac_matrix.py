@@ -362,6 +362,31 @@ CASES = [
         expect=400,
     ),
     Case("file-download", "get", PUBLIC, lambda t: "/api/v1/files/not-a-valid-token", expect=403),
+    Case("analytics-summary", "get", "analytics.view", lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/analytics/"),
+    Case(
+        "analytics-question",
+        "get",
+        "analytics.view",
+        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/analytics/questions/q_nps/",
+    ),
+    Case(
+        "analytics-timeseries",
+        "get",
+        "analytics.view",
+        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/analytics/timeseries/?interval=week",
+    ),
+    Case(
+        "analytics-funnel",
+        "get",
+        "analytics.view",
+        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/analytics/funnel/",
+    ),
+    Case(
+        "analytics-crosstab",
+        "get",
+        "analytics.view",
+        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/analytics/crosstab/?rows=q_role&columns=q_nps",
+    ),
     Case(
         "submission-create",
         "post",

@@ -16,22 +16,12 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from shared_apps.core.openapi import ErrorSerializer
 from tenant_apps.analytics import selectors
 from tenant_apps.apibase import TenantApi
 from tenant_apps.surveys.models import Survey
 
 # --- serializers (the OpenAPI contract) ----------------------------------------------------------------------------
-
-
-class AnalyticsErrorDetailOutput(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
-    request_id = serializers.CharField(allow_null=True, required=False)
-
-
-class AnalyticsErrorOutput(serializers.Serializer):
-    error = AnalyticsErrorDetailOutput()
 
 
 class VersionCountOutput(serializers.Serializer):
@@ -224,10 +214,10 @@ FILTER_PARAMETERS = [
 ]
 ERRORS = {
     304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)."),
-    400: OpenApiResponse(AnalyticsErrorOutput, description="A filter or parameter is invalid."),
-    401: OpenApiResponse(AnalyticsErrorOutput, description="Not signed in."),
-    403: OpenApiResponse(AnalyticsErrorOutput, description="Missing analytics.view."),
-    404: OpenApiResponse(AnalyticsErrorOutput, description="No such survey (or question) in this organisation."),
+    400: OpenApiResponse(ErrorSerializer, description="A filter or parameter is invalid."),
+    401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
+    403: OpenApiResponse(ErrorSerializer, description="Missing analytics.view."),
+    404: OpenApiResponse(ErrorSerializer, description="No such survey (or question) in this organisation."),
 }
 SUMMARY_EXAMPLE = OpenApiExample(
     "summary",

@@ -451,10 +451,22 @@ def survey_import(*, document: dict[str, Any], created_by_id: int | None) -> Sur
                 settings[key] = None
             if settings[key] is None:
                 raise ValidationError({key: ["Expected an ISO 8601 date and time."]})
+    title, description, definition = document.get("title"), document.get("description", ""), document.get("definition")
+    errors: dict[str, list[str]] = {}
+    if not isinstance(title, str) or not title.strip():
+        errors["title"] = ["The survey's title (text) is required."]
+    elif len(title) > 300:
+        errors["title"] = ["At most 300 characters."]
+    if not isinstance(description, str):
+        errors["description"] = ["Expected text."]
+    if not isinstance(definition, dict):
+        errors["definition"] = ["The survey's definition (an object with its pages) is required."]
+    if errors:
+        raise ValidationError(errors)
     return survey_create(
-        title=str(document.get("title") or "Imported survey")[:300],
-        description=str(document.get("description") or ""),
-        definition=document.get("definition") or {"pages": []},
+        title=str(title),
+        description=description,
+        definition=definition,
         created_by_id=created_by_id,
         **{k: v for k, v in settings.items() if k in SETTINGS_FIELDS},
     )

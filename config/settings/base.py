@@ -302,6 +302,17 @@ METRICS_TOKEN: str = env("METRICS_TOKEN", default="")
 METRICS_TENANT_TOP_N: int = env.int("METRICS_TENANT_TOP_N", default=20)
 METRICS_TENANT_REFRESH_SECONDS: int = env.int("METRICS_TENANT_REFRESH_SECONDS", default=60)
 
+# --- Sentry (shared_apps/core/sentry.py): errors with tenant and request id as tags, answers/PII scrubbed ---
+SENTRY_DSN: str = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from shared_apps.core.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("RELEASE", default=None),
+    )
+
 # --- Logging: one JSON object a line, each carrying tenant and request id --------------
 LOG_LEVEL: str = env("LOG_LEVEL", default="INFO")
 LOGGING = {

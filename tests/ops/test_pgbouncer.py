@@ -38,6 +38,7 @@ def test_requests_through_pgbouncer_session_mode_switch_tenants(tenant_a, tenant
     (root / "userlist.txt").write_text('"survey_app" ""\n')
     (root / "pgbouncer.ini").write_text(
         Template(TEMPLATE.read_text()).substitute(
+            LISTEN_ADDR="127.0.0.1",
             LISTEN_PORT=port,
             DB_HOST=app["HOST"],
             DB_PORT=app["PORT"] or 5432,

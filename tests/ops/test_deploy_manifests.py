@@ -94,6 +94,19 @@ def test_k8s_pgbouncer_config_is_the_tested_template():
     assert "pool_mode = session" in rendered
 
 
-def test_docker_compose_config_is_valid():
+def test_docker_compose_full_stack_is_valid():
     # The secret key is the one value the file demands from .env; any value renders.
     run("docker-compose", "-f", "docker-compose.yml", "config", "-q", env={"DJANGO_SECRET_KEY": "compose-check"})
+    services = set(
+        run(
+            "docker-compose", "-f", "docker-compose.yml", "config", "--services", env={"DJANGO_SECRET_KEY": "x"}
+        ).stdout.split()
+    )
+    workers = {f"worker-{queue.replace('_', '-')}" for queue in QUEUES}
+    fixed = {"postgres", "postgres-replica", "redis", "vault", "minio", "migrate", "api", "beat", "nginx"}
+    assert services == fixed | workers | {"prometheus", "grafana"}
+
+
+def test_prometheus_config_is_valid():
+    out = run("promtool", "check", "config", "prometheus.yml", cwd=ROOT / "deploy" / "prometheus").stdout
+    assert "SUCCESS: 7 rules found" in out

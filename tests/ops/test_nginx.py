@@ -180,12 +180,14 @@ def test_body_size_limit_and_anonymous_rate_limit(edge, tenant_b):
         source="127.0.0.4",
     )
     assert response.status == 413
-    # 20/min with a burst of 10 per anonymous IP: of 20 quick requests, 11 pass and the rest get 429.
+    # 20/min with a burst of 10 per anonymous IP: of 20 quick requests, 11 pass and the rest get 429
     statuses = [
         edge.request("GET", "/_test/whoami/", host_of(tenant_b), source="127.0.0.3")[0].status for _ in range(20)
     ]
-    assert statuses.count(200) == 11, statuses
-    assert statuses[11:] == [429] * 9
+    # (a slow machine may earn one more token while the 20 run: 20/min is one every 3 s)
+    assert statuses[:11] == [200] * 11, statuses
+    assert statuses.count(429) >= 8, statuses
+    assert set(statuses) == {200, 429}
     # Another address is not affected; a token holder has the larger allowance.
     assert edge.request("GET", "/_test/whoami/", host_of(tenant_b), source="127.0.0.5")[0].status == 200
     token = {"Authorization": "Bearer t0ken"}

@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_login_failed
 
-        from shared_apps.core import metrics, signals  # noqa: F401  (connects schema_migrated)
+        from shared_apps.core import metrics, signals, trace  # noqa: F401  (signals: connects schema_migrated)
 
         user_login_failed.connect(metrics.auth_failure_counted, dispatch_uid="metrics-auth-failures")
+        trace.connect()  # the request id rides along in Celery message headers

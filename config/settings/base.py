@@ -301,6 +301,8 @@ METRICS_TOKEN: str = env("METRICS_TOKEN", default="")
 # The tenant label names the N busiest organisations (refreshed from Redis this often), the rest are "other".
 METRICS_TENANT_TOP_N: int = env.int("METRICS_TENANT_TOP_N", default=20)
 METRICS_TENANT_REFRESH_SECONDS: int = env.int("METRICS_TENANT_REFRESH_SECONDS", default=60)
+# A Celery worker serves its own metrics (task outcomes and run time) on this port when set.
+CELERY_METRICS_PORT: int = env.int("CELERY_METRICS_PORT", default=0)
 
 # --- Sentry (shared_apps/core/sentry.py): errors with tenant and request id as tags, answers/PII scrubbed ---
 SENTRY_DSN: str = env("SENTRY_DSN", default="")

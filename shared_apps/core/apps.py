@@ -12,3 +12,4 @@ class CoreConfig(AppConfig):
 
         user_login_failed.connect(metrics.auth_failure_counted, dispatch_uid="metrics-auth-failures")
         trace.connect()  # the request id rides along in Celery message headers
+        metrics.connect_task_metrics()

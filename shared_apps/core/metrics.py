@@ -49,6 +49,13 @@ LATENCY = Histogram(
 SUBMISSIONS = Counter("survey_submissions_total", "Survey responses submitted (first submit only).", ["tenant"])
 DRAFTS = Counter("survey_drafts_saved_total", "Respondent drafts saved to Redis.", ["tenant"])
 AUTH_FAILURES = Counter("auth_failures_total", "Failed sign-ins (wrong credentials or locked out).")
+TASKS = Counter("celery_tasks_total", "Celery tasks finished in this worker, by outcome.", ["task", "outcome"])
+TASK_RUNTIME = Histogram(
+    "celery_task_duration_seconds",
+    "Run time of a Celery task in the worker.",
+    ["task"],
+    buckets=(0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 90.0),
+)
 
 _TOP_KEY = "metrics:tenant-activity"
 _top_lock = threading.Lock()
@@ -85,6 +92,40 @@ def draft_counted(schema: str) -> None:
 
 def auth_failure_counted(**_: Any) -> None:
     AUTH_FAILURES.inc()
+
+
+_task_started: dict[str, float] = {}
+
+
+def _task_prerun(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _task_started[task_id] = time.perf_counter()
+
+
+def _task_postrun(task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any) -> None:
+    started = _task_started.pop(task_id or "", None)
+    name = getattr(task, "name", "unknown")
+    if started is not None:
+        TASK_RUNTIME.labels(task=name).observe(time.perf_counter() - started)
+    outcome = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried"}.get(state or "", "other")
+    TASKS.labels(task=name, outcome=outcome).inc()
+
+
+def _worker_ready(**_: Any) -> None:
+    """``CELERY_METRICS_PORT`` set: the worker serves its metrics (prefork children write to
+    ``PROMETHEUS_MULTIPROC_DIR``) on that port, for Prometheus to scrape each worker pod."""
+    if settings.CELERY_METRICS_PORT:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.CELERY_METRICS_PORT, registry=registry())
+
+
+def connect_task_metrics() -> None:
+    from celery.signals import task_postrun, task_prerun, worker_ready
+
+    task_prerun.connect(_task_prerun, dispatch_uid="metrics-task-prerun", weak=False)
+    task_postrun.connect(_task_postrun, dispatch_uid="metrics-task-postrun", weak=False)
+    worker_ready.connect(_worker_ready, dispatch_uid="metrics-worker-ready", weak=False)
 
 
 def _route(request: HttpRequest) -> str:
@@ -190,7 +231,7 @@ def registry() -> CollectorRegistry:
         multiprocess.MultiProcessCollector(scraped)
     else:
         scraped = CollectorRegistry(auto_describe=True)
-        for collector in (REQUESTS, LATENCY, SUBMISSIONS, DRAFTS, AUTH_FAILURES):
+        for collector in (REQUESTS, LATENCY, SUBMISSIONS, DRAFTS, AUTH_FAILURES, TASKS, TASK_RUNTIME):
             scraped.register(collector)
     scraped.register(ScrapeTimeCollector())
     return scraped

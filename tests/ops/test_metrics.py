@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config.celery import app as celery_app
 from tenant_apps.surveys import services
-from tests.conftest import gunicorn_start, host_of, process_stop
+from tests.conftest import free_port, gunicorn_start, host_of, process_stop
 
 TOKEN = "metrics-test-token-0123456789"
 
@@ -161,3 +164,58 @@ def test_gunicorn_two_workers_aggregate_in_multiprocess_mode(tmp_path: Path):
         assert requests.get(f"{url}/metrics", headers={"Host": "nope.localhost"}, timeout=10).status_code in (400, 404)
     finally:
         process_stop(process)
+
+
+def test_worker_serves_task_outcomes_and_run_time(tmp_path: Path):
+    """A real worker on a broker database of its own, with CELERY_METRICS_PORT: a task that succeeds and one
+    that fails (a tenant task sent for the public schema, refused by its base) are counted."""
+    broker = settings.REDIS_URL.rsplit("/", 1)[0] + "/6"
+    redis.Redis.from_url(broker).flushdb()
+    port = free_port(range(5570, 5590))
+    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", "high_priority",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "TEST_CELERY_BROKER_URL": broker,
+             "CELERY_METRICS_PORT": str(port)},
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        with celery_app.connection_for_write(broker) as connection:
+            celery_app.send_task(
+                "shared_apps.tenants.tasks.signups_purge_expired", queue="high_priority", connection=connection
+            )
+            celery_app.send_task(
+                "tenant_apps.surveys.tasks.publication_compile",
+                kwargs={"schema_name": "public", "publication_id": 1},
+                queue="high_priority",
+                connection=connection,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+                done = value(
+                    text, "celery_tasks_total", task="tenant_apps.surveys.tasks.publication_compile", outcome="failed"
+                )
+                if done and value(
+                    text,
+                    "celery_tasks_total",
+                    task="shared_apps.tenants.tasks.signups_purge_expired",
+                    outcome="succeeded",
+                ):
+                    break
+            except requests.RequestException:
+                pass
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+            time.sleep(0.3)
+        assert (
+            value(text, "celery_task_duration_seconds_count", task="shared_apps.tenants.tasks.signups_purge_expired")
+            == 1
+        )
+    finally:
+        process_stop(worker)
+        log.close()
+        redis.Redis.from_url(broker).flushdb()

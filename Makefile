@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test assets chromium lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent bench-analytics loadtest clean help
+.PHONY: run test assets chromium ops-tools lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent bench-analytics loadtest clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ assets: var/static/staticfiles.json  ## minified respondent bundle (esbuild), th
 chromium:  ## Debian's Chromium for the browser tests (Playwright drives it)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+ops-tools:  ## Debian's promtool, nginx, PgBouncer, docker-compose and kubectl for the deployment tests (tests/ops)
+	@command -v promtool >/dev/null && command -v nginx >/dev/null && command -v pgbouncer >/dev/null \
+		&& command -v docker-compose >/dev/null && command -v openssl >/dev/null \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus nginx pgbouncer docker-compose openssl)
+	@command -v kubectl >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client)
+
 services:  ## start PostgreSQL and Redis if they are down
 	@deploy/scripts/ensure-services.sh
 
@@ -49,7 +55,7 @@ run: db assets  ## set up everything, create the demo tenant, run web + worker +
 	@echo "Serving on http://demo.localhost:8000/ (platform: http://localhost:8000/api/docs/). Ctrl-C stops all."
 	$(BIN)/honcho start -f Procfile.dev
 
-test: venv services assets chromium  ## run the whole test suite (re-creates the survey_test database) and the JS evaluator's tests
+test: venv services assets chromium ops-tools  ## run the whole test suite (re-creates the survey_test database) and the JS evaluator's tests
 	@mkdir -p var
 	node --test tenant_apps/surveys/static/surveys/
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest
@@ -88,7 +94,7 @@ bench-respondent: venv services  ## draft save and submit through gunicorn + wrk
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python benchmarks/respondent.py
 
-loadtest: venv services assets chromium  ## locust: respondents load, save drafts per page and submit (headless, fixed users/duration)
+loadtest: venv services assets chromium ops-tools  ## locust: respondents load, save drafts per page and submit (headless, fixed users/duration)
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python loadtests/run.py

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from config.urls_common import api_doc_patterns
+from shared_apps.core.metrics import metrics_view
 from shared_apps.tenants.apis import SignupCreateApi, SignupStatusApi, SignupVerifyApi
 from shared_apps.tenants.views import signup_verify_page
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("signup/verify/", signup_verify_page, name="signup-verify-page"),
     path("api/v1/signup/<uuid:public_id>/", SignupStatusApi.as_view(), name="signup-status"),
     *api_doc_patterns("config.urls_public"),
+    path("metrics", metrics_view, name="metrics"),  # platform host only, behind METRICS_TOKEN
 ]
 
 handler400 = "shared_apps.core.errors.handler400"

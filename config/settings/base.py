@@ -71,6 +71,7 @@ TENANT_CACHE_SECONDS: int = env.int("TENANT_CACHE_SECONDS", default=60)
 TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
+    "shared_apps.core.metrics.MetricsMiddleware",  # outermost: times and counts every answer
     "shared_apps.core.middleware.RequestContextMiddleware",
     "shared_apps.core.middleware.ApiErrorShapeMiddleware",
     "shared_apps.core.parsers.InputGuardMiddleware",
@@ -297,6 +298,26 @@ STATICFILES_DIRS = [path for path in [BASE_DIR / "build" / "static"] if path.is_
 WHITENOISE_USE_FINDERS = True
 # Files served at the root of every host (favicon.ico).
 WHITENOISE_ROOT = BASE_DIR / "config" / "public"
+
+# --- Metrics (shared_apps/core/metrics.py) ----------------------------------------------
+# /metrics on the platform host answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset: 404.
+METRICS_TOKEN: str = env("METRICS_TOKEN", default="")
+# The tenant label names the N busiest organisations (refreshed from Redis this often), the rest are "other".
+METRICS_TENANT_TOP_N: int = env.int("METRICS_TENANT_TOP_N", default=20)
+METRICS_TENANT_REFRESH_SECONDS: int = env.int("METRICS_TENANT_REFRESH_SECONDS", default=60)
+# A Celery worker serves its own metrics (task outcomes and run time) on this port when set.
+CELERY_METRICS_PORT: int = env.int("CELERY_METRICS_PORT", default=0)
+
+# --- Sentry (shared_apps/core/sentry.py): errors with tenant and request id as tags, answers/PII scrubbed ---
+SENTRY_DSN: str = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from shared_apps.core.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("RELEASE", default=None),
+    )
 
 # --- Logging: one JSON object a line, each carrying tenant and request id --------------
 LOG_LEVEL: str = env("LOG_LEVEL", default="INFO")

@@ -22,6 +22,7 @@ from django_redis import get_redis_connection
 
 from shared_apps.core.cache import tenant_key
 from shared_apps.core.errors import DomainError
+from shared_apps.core.metrics import draft_counted, submission_counted
 from shared_apps.core.parsers import UnsafeJson, json_loads_checked, json_value_check
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.responses.models import DraftCopy, SubmissionKey
@@ -149,6 +150,7 @@ def draft_save(
     pipe.set(draft_key(schema, uid), payload, ex=ttl)
     pipe.sadd(drafts_dirty_key(schema), uid)
     pipe.execute()
+    draft_counted(schema)
     return DraftSaved(uid=uid, token=token or "", expires_at=expires)
 
 
@@ -468,6 +470,7 @@ def submission_create(
         if again is not None:  # a concurrent retry won the race: answer as it did
             return Submitted(uid=str(again.uid), result=again.result, created=False)
         raise ResponseError("already_answered", "You have already answered this survey.", 409) from exc
+    submission_counted(schema)
     return Submitted(uid=uid, result=result, created=True)
 
 

@@ -117,7 +117,7 @@ class SurveyListApi(SurveyApi):
     )
     def get(self, request: Request) -> Response:
         status_filter = request.query_params.get("status")
-        if status_filter and status_filter not in Survey.Status.values:
+        if status_filter is not None and status_filter not in Survey.Status.values:
             raise ValidationError({"status": [f"One of {', '.join(Survey.Status.values)}."]})
         surveys = selectors.survey_list(status=status_filter)[:500]
         return Response(SurveyOutput(surveys, many=True).data)

@@ -14,6 +14,7 @@ from shared_apps.tenants.models import Organisation
 
 BRANDING_KEYS = ("logo_url", "primary_color", "accent_color", "css_vars")
 BRANDING_MAX_BYTES = 4096
+LOGO_MAX_LENGTH = 500  # as the API schema documents
 _LOGO_RE = re.compile(r"https?://[^\s\"'<>()\\]{3,500}")
 _COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
 _CSS_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,40}")
@@ -34,8 +35,8 @@ def branding_errors(branding: Any) -> dict[str, list[str]]:
     for key in sorted(set(branding) - set(BRANDING_KEYS), key=str):
         errors[str(key)] = [f"Unknown branding setting; use {', '.join(sorted(BRANDING_KEYS))}."]
     logo = branding.get("logo_url")
-    if logo is not None and not (isinstance(logo, str) and _LOGO_RE.fullmatch(logo)):
-        errors["logo_url"] = ["An http(s) URL."]
+    if logo is not None and not (isinstance(logo, str) and len(logo) <= LOGO_MAX_LENGTH and _LOGO_RE.fullmatch(logo)):
+        errors["logo_url"] = [f"An http(s) URL of at most {LOGO_MAX_LENGTH} characters."]
     for key in ("primary_color", "accent_color"):
         if key in branding and not (isinstance(branding[key], str) and _COLOR_RE.fullmatch(branding[key])):
             errors[key] = ["A colour like #1a2b3c."]

@@ -70,3 +70,21 @@ def test_organisation_branding_uses_the_same_validator(builder):
     response = builder.put("/api/v1/branding/", oversized, content_type="application/json")
     assert response.status_code == 400
     assert "branding" in response.json()["error"]["details"]
+
+
+def test_a_logo_url_longer_than_the_documented_500_characters_is_refused(tenant_a, make_member, api_client_for):
+    """The schema says maxLength 500 (found by the schema fuzzer: 508 characters were accepted)."""
+    client = api_client_for(make_member(tenant_a, "admin"), tenant_a)
+    long_url = "https://e.com/" + "a" * 490
+    response = client.put("/api/v1/branding/", {"logo_url": long_url}, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "logo_url" in response.json()["error"]["details"]
+    ok = client.put("/api/v1/branding/", {"logo_url": long_url[:500]}, content_type="application/json")
+    assert ok.status_code == 200, ok.content
+
+
+def test_an_empty_status_filter_is_refused_not_ignored(tenant_a, make_member, api_client_for):
+    client = api_client_for(make_member(tenant_a, "admin"), tenant_a)
+    response = client.get("/api/v1/surveys/?status=")
+    assert response.status_code == 400
+    assert "status" in response.json()["error"]["details"]

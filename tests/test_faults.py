@@ -428,7 +428,7 @@ def test_worker_killed_mid_publish_is_redelivered_and_publishes_once(redis_serve
             sent = publication_compile.apply_async(
                 kwargs={"schema_name": tenant.schema_name, "publication_id": publication.pk}, connection=broker
             )
-        workers[0].wait_log(f"[{sent.id}] received", 30)
+        workers[0].wait_log(f"[{sent.id}] received", 120)
         results = redis.Redis.from_url(redis_server.url(2))
         meta = f"celery-task-meta-{sent.id}"
         _wait_for(lambda: b'"STARTED"' in (results.get(meta) or b""), 30, "the task started")
@@ -439,7 +439,7 @@ def test_worker_killed_mid_publish_is_redelivered_and_publishes_once(redis_serve
         results.delete(meta)
         child = int(subprocess.check_output(["pgrep", "-P", str(workers[0].process.pid)]).split()[0])
         os.kill(child, signal.SIGKILL)
-        _wait_for(lambda: workers[0].log().count(f"[{sent.id}] received") == 2, 30, "the task is received again")
+        _wait_for(lambda: workers[0].log().count(f"[{sent.id}] received") == 2, 120, "the task is received again")
         _wait_for(lambda: b'"STARTED"' in (results.get(meta) or b""), 30, "the task started again")
         time.sleep(0.3)
         # Then the whole worker dies with its child (a lost host): the message waits, unacknowledged.
@@ -456,7 +456,7 @@ def test_worker_killed_mid_publish_is_redelivered_and_publishes_once(redis_serve
         assert broker_db.hlen("unacked") == 1
 
         workers.append(Worker(env, "second"))
-        workers[1].wait_log(f"[{sent.id}] received", 60)
+        workers[1].wait_log(f"[{sent.id}] received", 180)
         redelivered = time.monotonic() - killed_at
         workers[1].wait_log(f"[{sent.id}] succeeded", 60)
         done = time.monotonic() - killed_at

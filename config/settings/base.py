@@ -56,6 +56,7 @@ TENANT_APPS = [
     "tenant_apps.notifications",
     "tenant_apps.surveys",
     "tenant_apps.responses",
+    "tenant_apps.exports",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -250,6 +251,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"ExportFormatEnum": "tenant_apps.exports.models.ExportJob.Format"},
 }
 
 # --- I18N, static ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from shared_apps.core.errors import DomainError
@@ -220,7 +221,7 @@ class _Run:
             "version_id": next((pk for pk, n in self.numbers.items() if n == version), None) if version else None,
         }
 
-    def drafts(self) -> Any:
+    def drafts(self) -> QuerySet[DraftCopy]:
         qs = DraftCopy.objects.filter(survey_id=self.job.survey_id)
         options = self.job.options
         if options.get("since"):
@@ -270,7 +271,7 @@ class _Run:
             qs = qs.filter(uid__gt=checkpoint["uid"])
         for draft in qs.iterator(chunk_size=self.chunk_rows):
             data = draft.data if isinstance(draft.data, dict) else {}
-            row = {
+            row: dict[str, Any] = {
                 "submission_uid": str(draft.uid),
                 "status": "draft",
                 "submitted_at": None,

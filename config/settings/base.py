@@ -268,6 +268,8 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # local filesystem under var/media. Never served directly: staff get short-lived signed URLs.
 MEDIA_ROOT = BASE_DIR / "var" / "media"
 UPLOAD_URL_SECONDS: int = env.int("UPLOAD_URL_SECONDS", default=300)
+# Exports: rows per stored part (a checkpoint after each) and per fetch from the server-side cursor.
+EXPORT_CHUNK_ROWS: int = env.int("EXPORT_CHUNK_ROWS", default=2000)
 AWS_STORAGE_BUCKET_NAME: str = env("AWS_STORAGE_BUCKET_NAME", default="")
 STORAGES = {
     "default": {

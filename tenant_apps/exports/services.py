@@ -42,7 +42,6 @@ from tenant_apps.surveys.models import Survey, SurveyVersion
 logger = logging.getLogger(__name__)
 
 EXPORT_TTL = dt.timedelta(days=7)
-CHUNK_ROWS = 2000
 ACTIVE = (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
 EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "json": "json", "ndjson": "ndjson"}
 
@@ -289,14 +288,19 @@ class _Run:
 
 
 def export_run(  # noqa: PLR0911 - each early return is a stop (cancelled, paused, done)
-    *, job_id: int, chunk_rows: int = CHUNK_ROWS, max_parts: int | None = None
+    *, job_id: int, chunk_rows: int | None = None, max_parts: int | None = None
 ) -> ExportJob:
     """Run (or resume) an export. ``max_parts`` stops after storing that many parts in this call, leaving
     the job running with its checkpoint (what a worker killed mid-export leaves behind)."""
     job = ExportJob.objects.select_related("survey").get(pk=job_id)
     if job.status not in ACTIVE:
         return job
-    run = _Run(job, chunk_rows)
+    run = _Run(job, chunk_rows or settings.EXPORT_CHUNK_ROWS)
+    if job.status == ExportJob.Status.RUNNING:
+        logger.info(
+            "export resumed",
+            extra={"export_id": job.pk, "rows_done": job.rows_done, "parts": job.checkpoint.get("parts", 0)},
+        )
     if job.status == ExportJob.Status.QUEUED:
         job.rows_total = run.count()
         job.started_at = timezone.now()
@@ -331,7 +335,7 @@ def export_run(  # noqa: PLR0911 - each early return is a stop (cancelled, pause
             buffer.write(json.dumps(cells, ensure_ascii=False).encode() + b"\n")
             buffered += 1
             last = key
-            if buffered >= chunk_rows:
+            if buffered >= run.chunk_rows:
                 if not flush():
                     return _stopped(job)
                 if max_parts is not None and stored_now >= max_parts:

@@ -444,3 +444,84 @@ def test_export_list_pages_without_n_plus_one(tenant_a, make_member, api_client_
     assert len(listed.json()["results"]) >= 5
     respondent = api_client_for(make_member(tenant_a, "respondent"), tenant_a)
     assert respondent.get("/api/v1/exports/").status_code == 403
+
+
+# --- S3 (moto's server) ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """moto's S3-protocol server on a free port of 5560-5569."""
+    import subprocess
+    import sys
+
+    import requests
+
+    from tests.conftest import free_port
+
+    port = free_port(range(5560, 5570))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url, timeout=1)
+            break
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_s3_export_with_presigned_expiring_url(tenant_a, make_member, api_client_for, settings, s3_server):
+    import boto3
+    import requests
+
+    bucket = "survey-exports-test"
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    s3 = boto3.client("s3", endpoint_url=s3_server, **credentials)
+    s3.create_bucket(Bucket=bucket)
+    settings.AWS_STORAGE_BUCKET_NAME = bucket
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": s3_server,
+                "access_key": "testing",
+                "secret_key": "testing",
+                "region_name": "us-east-1",
+                "default_acl": None,
+                "querystring_auth": True,
+                "querystring_expire": 300,
+            },
+        },
+    }
+    survey, uids = two_version_survey(tenant_a)
+    with tenant_context(tenant_a):
+        job = ExportJob.objects.create(
+            survey=survey, format="csv", options={}, expires_at=timezone.now() + dt.timedelta(days=1)
+        )
+        job = exports.export_run(job_id=job.pk, chunk_rows=1)
+    assert job.status == ExportJob.Status.READY
+    analyst = api_client_for(make_member(tenant_a, "analyst"), tenant_a)
+    url = analyst.get(f"/api/v1/exports/{job.pk}/").json()["download_url"]
+    assert url.startswith(s3_server)
+    assert "X-Amz-Signature" in url or "Signature" in url
+    assert "X-Amz-Expires" in url or "Expires" in url
+    rows = list(csv.reader(io.StringIO(requests.get(url, timeout=5).content.decode())))
+    assert rows[0] == HEADER
+    assert [r[0] for r in rows[1:]] == uids
+    assert [r[5:] for r in rows[1:]] == [_csv_cells(c) for c in CODES]
+    assert requests.get(url.split("?", 1)[0], timeout=5).status_code == 403
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == [job.storage_key]  # the parts were deleted once assembled

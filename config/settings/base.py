@@ -57,6 +57,7 @@ TENANT_APPS = [
     "tenant_apps.surveys",
     "tenant_apps.responses",
     "tenant_apps.analytics",
+    "tenant_apps.exports",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -255,6 +256,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"ExportFormatEnum": "tenant_apps.exports.models.ExportJob.Format"},
 }
 
 # --- I18N, static ----------------------------------------------------------------------
@@ -271,6 +273,8 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # local filesystem under var/media. Never served directly: staff get short-lived signed URLs.
 MEDIA_ROOT = BASE_DIR / "var" / "media"
 UPLOAD_URL_SECONDS: int = env.int("UPLOAD_URL_SECONDS", default=300)
+# Exports: rows per stored part (a checkpoint after each) and per fetch from the server-side cursor.
+EXPORT_CHUNK_ROWS: int = env.int("EXPORT_CHUNK_ROWS", default=2000)
 AWS_STORAGE_BUCKET_NAME: str = env("AWS_STORAGE_BUCKET_NAME", default="")
 STORAGES = {
     "default": {

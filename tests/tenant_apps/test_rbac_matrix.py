@@ -126,6 +126,19 @@ def _fresh_draft_email_path(tenant: Any) -> str:
     return f"/api/v1/s/{link}/draft/{saved.json()['submission_id']}/email/"
 
 
+def _fresh_export(tenant: Any) -> str:
+    from django.utils import timezone
+
+    from tenant_apps.exports.models import ExportJob
+
+    survey = _fresh_survey(tenant, publish=True)
+    with tenant_context(tenant):
+        job = ExportJob.objects.create(
+            survey=survey, format="csv", options={}, expires_at=timezone.now() + timezone.timedelta(days=1)
+        )
+    return f"/api/v1/exports/{job.pk}/"
+
+
 def _publication_path(survey: Any) -> str:
     return f"/api/v1/surveys/{survey.pk}/publications/{survey.publication_id}/"
 
@@ -387,6 +400,17 @@ CASES = [
         "analytics.view",
         lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/analytics/crosstab/?rows=q_role&columns=q_nps",
     ),
+    Case(
+        "export-create",
+        "post",
+        "submission.export",
+        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/exports/",
+        lambda t: {"format": "csv"},
+        expect=202,
+    ),
+    Case("export-list", "get", "submission.export", lambda t: "/api/v1/exports/"),
+    Case("export-detail", "get", "submission.export", _fresh_export),
+    Case("export-detail", "delete", "submission.export", _fresh_export),
     Case(
         "submission-create",
         "post",

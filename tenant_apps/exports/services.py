@@ -364,6 +364,7 @@ def _part_rows(job: ExportJob) -> Iterator[list[Cell]]:
                 yield json.loads(line)
 
 
+XLSX_MAX_ROW = 1_048_575  # the last row index of a worksheet
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -395,9 +396,14 @@ def _write(job: ExportJob, columns: list[Column], out: IO[bytes], path: str) -> 
         workbook = xlsxwriter.Workbook(
             path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
         )
-        sheet = workbook.add_worksheet("Responses")
+        sheet, number, sheets = workbook.add_worksheet("Responses"), 0, 1
         sheet.write_row(0, 0, header)
-        for number, cells in enumerate(rows, start=1):
+        for cells in rows:
+            if number == XLSX_MAX_ROW:  # a worksheet holds 1 048 576 rows: continue on the next one
+                sheets += 1
+                sheet, number = workbook.add_worksheet(f"Responses {sheets}"), 0
+                sheet.write_row(0, 0, header)
+            number += 1
             for col, cell in enumerate(cells):
                 if cell is not None:
                     sheet.write(number, col, cell)

@@ -525,3 +525,20 @@ def test_s3_export_with_presigned_expiring_url(tenant_a, make_member, api_client
     assert requests.get(url.split("?", 1)[0], timeout=5).status_code == 403
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     assert keys == [job.storage_key]  # the parts were deleted once assembled
+
+
+def test_xlsx_continues_on_a_new_worksheet_past_the_row_limit(tenant_a, monkeypatch):
+    """A worksheet holds 1 048 576 rows; xlsxwriter ignores writes past it, which would truncate silently."""
+    monkeypatch.setattr(exports, "XLSX_MAX_ROW", 2)
+    survey, uids = two_version_survey(tenant_a, extra_v1=2)  # 4 rows: 2 on the first sheet, 2 on the next
+    with tenant_context(tenant_a):
+        job = ExportJob.objects.create(
+            survey=survey, format="xlsx", options={}, expires_at=timezone.now() + dt.timedelta(days=1)
+        )
+        job = exports.export_run(job_id=job.pk)
+        with default_storage.open(job.storage_key, "rb") as handle:
+            book = openpyxl.load_workbook(io.BytesIO(handle.read()), read_only=True)
+    assert book.sheetnames == ["Responses", "Responses 2"]
+    sheets = [[list(r) for r in book[name].iter_rows(values_only=True)] for name in book.sheetnames]
+    assert [rows[0] for rows in sheets] == [HEADER, HEADER]
+    assert [r[0] for rows in sheets for r in rows[1:]] == uids

@@ -358,8 +358,8 @@ class Worker:
     group of its own so that ``kill`` takes the main process and its pool child at once (a crashed host or
     an OOM-killed container). Its log is kept to read."""
 
-    def __init__(self, env: dict[str, str], name: str) -> None:
-        self.log_path = ROOT / "var" / f"test-faults-worker-{name}-{os.getpid()}.log"
+    def __init__(self, env: dict[str, str], name: str, queue: str = "high_priority") -> None:
+        self.log_path = ROOT / "var" / f"test-faults-worker-{queue}-{name}-{os.getpid()}.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -372,7 +372,7 @@ class Worker:
                     "--pool=prefork",
                     "--concurrency=1",
                     "-Q",
-                    "high_priority",
+                    queue,
                     "-n",
                     f"{name}-{uuid.uuid4().hex[:6]}@%h",
                     "--loglevel=INFO",

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
-import uuid
 
 import pytest
 import redis
@@ -18,45 +14,11 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from tests.conftest import ROOT
 from tests.tenant_apps.test_exports import V1
 from tests.test_faults import Worker, _wait_for, redis_server  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.faults
 ROWS = 3000
-
-
-class ExportsWorker(Worker):
-    """The faults worker (prefork, late acks, its own process group) on the ``exports`` queue."""
-
-    def __init__(self, env: dict[str, str], name: str) -> None:
-        self.log_path = ROOT / "var" / f"test-exports-worker-{name}-{os.getpid()}.log"
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--pool=prefork",
-                    "--concurrency=1",
-                    "-Q",
-                    "exports",
-                    "-n",
-                    f"{name}-{uuid.uuid4().hex[:6]}@%h",
-                    "--loglevel=INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
-                cwd=ROOT,
-                env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
 
 
 def _bulk_submissions(survey_id: int, version_id: int) -> None:
@@ -89,7 +51,7 @@ def test_worker_killed_mid_export_resumes_and_the_file_is_complete(redis_server,
     from tenant_apps.surveys import services
 
     env = {**redis_server.env(), "CELERY_VISIBILITY_TIMEOUT": "3", "EXPORT_CHUNK_ROWS": "10"}
-    workers = [ExportsWorker(env, "first")]
+    workers = [Worker(env, "first", queue="exports")]
     try:
         tenant = make_tenant()
         with tenant_context(tenant):
@@ -128,7 +90,7 @@ def test_worker_killed_mid_export_resumes_and_the_file_is_complete(redis_server,
         assert 0 < killed_at_row < ROWS
         assert redis.Redis.from_url(redis_server.url(1)).hlen("unacked") == 1  # late ack: still in the broker
 
-        workers.append(ExportsWorker(env, "second"))
+        workers.append(Worker(env, "second", queue="exports"))
         workers[1].wait_log(f"[{sent.id}] succeeded", 120)
         assert "export resumed" in workers[1].log()
         with tenant_context(tenant):

@@ -12,7 +12,10 @@
 - **periodic jobs**: beat entries; a ``per_tenant`` job is fanned out to one task per active
   organisation (with jitter), the task taking ``schema_name``;
 - **demo lines**: what ``demo_setup`` prints about an organisation (e.g. the demo survey's link);
-- **the audit recorder**: how shared code records an event in an organisation's audit log.
+- **the audit recorder**: how shared code records an event in an organisation's audit log;
+- **event handlers**: what runs when a domain event happens in a tenant (``response.completed``,
+  ``survey.published``, ``survey.closed``, ``export.completed``); emitters call ``emit_event`` inside
+  the tenant's context and transaction, handlers defer their work with ``transaction.on_commit``.
 
 Registration is idempotent by name (``ready()`` may run more than once in tests); listings are
 ordered (seeders by ``order`` then name, everything else by name) so behaviour does not depend on
@@ -70,6 +73,12 @@ AuditRecorder = Callable[..., Any]
 
 DemoLines = Callable[["Organisation"], list[tuple[str, str]]]
 
+# ``handler(event, payload)``, called inside the emitting tenant's context and transaction.
+EventHandler = Callable[[str, dict[str, Any]], None]
+
+# The domain events a tenant app may emit; ``emit_event`` refuses others, so a typo fails loudly.
+EVENTS: frozenset[str] = frozenset({"response.completed", "survey.published", "survey.closed", "export.completed"})
+
 _seeders: dict[str, Seeder] = {}
 _partitioned: dict[str, PartitionedTable] = {}
 _append_only: set[str] = set()
@@ -77,6 +86,8 @@ _email_builders: dict[str, str] = {}
 _periodic: dict[str, PeriodicJob] = {}
 _demo_lines: dict[str, DemoLines] = {}
 _audit_recorder: list[AuditRecorder] = []
+# event -> {handler name -> handler(event, payload)}
+_event_handlers: dict[str, dict[str, EventHandler]] = {}
 
 
 class RegistryError(ValueError):
@@ -135,6 +146,12 @@ def register_audit_recorder(recorder: AuditRecorder) -> None:
     _audit_recorder[:] = [recorder]
 
 
+def register_event_handler(*, event: str, name: str, handler: EventHandler) -> None:
+    if event not in EVENTS:
+        raise RegistryError(f"Unknown event {event!r}; known: {sorted(EVENTS)}.")
+    _once(_event_handlers.setdefault(event, {}), name, handler)
+
+
 # --- collect ------------------------------------------------------------------------------
 
 
@@ -181,3 +198,13 @@ def audit(*, action: str, target_type: str, target_id: str | int, changes: dict[
     registered recorder (no audit app installed) nothing is recorded."""
     if _audit_recorder:
         _audit_recorder[0](action=action, target_type=target_type, target_id=target_id, changes=changes)
+
+
+def emit_event(event: str, payload: dict[str, Any]) -> None:
+    """Tell every handler of ``event`` (in name order). Call inside ``tenant_context`` and, where the
+    event describes a write, inside that write's transaction: handlers defer their side effects to
+    ``transaction.on_commit``, so a rolled-back write announces nothing."""
+    if event not in EVENTS:
+        raise RegistryError(f"Unknown event {event!r}; known: {sorted(EVENTS)}.")
+    for _name, handler in sorted(_event_handlers.get(event, {}).items()):
+        handler(event, payload)

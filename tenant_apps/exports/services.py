@@ -32,6 +32,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from shared_apps.core.errors import DomainError
+from shared_apps.core.registry import emit_event
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.audit.services import audit_record
 from tenant_apps.exports.columns import Cell, Column, export_columns
@@ -430,6 +431,10 @@ def _assemble(job: ExportJob, columns: list[Column]) -> ExportJob:
         return job
     for number in range(1, int(job.checkpoint.get("parts", 0)) + 1):
         default_storage.delete(_part_key(job, number))
+    emit_event(
+        "export.completed",
+        {"export_id": job.pk, "survey_id": job.survey_id, "format": job.format, "size": size, "rows": job.rows_done},
+    )
     return job
 
 

@@ -13,10 +13,14 @@ PERMISSIONS: Final[dict[str, str]] = {
     "submission.view": "See all responses",
     "submission.export": "Export responses",
     "submission.delete": "Delete responses",
+    "submission.view_pii": "See answers to questions marked as personal data, and respondent identifiers",
     "analytics.view": "See analytics dashboards",
     "user.manage": "Invite members, change roles, manage custom roles",
     "billing.manage": "Manage the plan and billing",
     "audit.view": "Read the audit log",
+    "distribution.manage": "Manage contacts and send survey invitations",
+    "webhook.manage": "Manage webhook endpoints and redeliver events",
+    "privacy.manage": "Answer data-subject requests (access, erasure) and export the organisation's data",
 }
 ALL_PERMISSIONS: Final[frozenset[str]] = frozenset(PERMISSIONS)
 

@@ -24,6 +24,7 @@ from shared_apps.core.cache import tenant_key
 from shared_apps.core.errors import DomainError
 from shared_apps.core.metrics import draft_counted, submission_counted
 from shared_apps.core.parsers import UnsafeJson, json_loads_checked, json_value_check
+from shared_apps.core.registry import emit_event
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.responses.models import DraftCopy, SubmissionKey
 from tenant_apps.responses.validation import answers_validate
@@ -460,6 +461,19 @@ def submission_create(
             )
             if not counted:
                 raise ResponseError("survey_full", "This survey has received all the responses it needs.", 410)
+            emit_event(
+                "response.completed",
+                {
+                    "survey_id": survey_id,
+                    "version_id": version_id,
+                    "submission_id": submission_id,
+                    "submission_uid": uid,
+                    "submitted_at": now.isoformat(),
+                    "respondent_id": respondent_id,
+                    "respondent_key": respondent_key,
+                    "meta": meta or {},
+                },
+            )
             # Robust: the submission is committed; Redis or the broker failing afterwards must not answer an error.
             transaction.on_commit(
                 lambda: _after_submit(schema, survey_id, uid, respondent_key, submission_id, notify_owners),

@@ -14,6 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from shared_apps.core.errors import DomainError
+from shared_apps.core.registry import emit_event
 from shared_apps.core.tenancy import current_schema
 from shared_apps.tenants.services.branding import branding_validate
 from tenant_apps.audit.services import audit_record, diff
@@ -359,6 +360,7 @@ def publication_compile_run(*, publication: Publication) -> Publication:
             actor_id=publication.requested_by_id,
         )
         survey_load_invalidate(survey.public_link)
+        emit_event("survey.published", {"survey_id": survey.pk, "version_id": version.pk, "version": number})
     return publication
 
 
@@ -388,6 +390,8 @@ def _set_status(survey: Survey, status: str, allowed_from: tuple[str, ...], acti
             changes={"before": {"status": before}, "after": {"status": status}},
         )
         survey_load_invalidate(survey.public_link)
+        if status == Survey.Status.CLOSED:
+            emit_event("survey.closed", {"survey_id": survey.pk})
     return survey
 
 

@@ -142,3 +142,17 @@ def test_provisioning_runs_the_registered_seeders(make_tenant):
         assert set(Role.objects.filter(is_builtin=True).values_list("slug", flat=True)) == set(BUILTIN_ROLES)
         assert Survey.objects.filter(status=Survey.Status.PUBLISHED).count() == 1
         assert AuditEvent.objects.filter(action="tenant.provisioned").count() == 1
+
+
+def test_events_reach_their_handlers_in_name_order_and_unknown_events_are_refused(monkeypatch):
+    monkeypatch.setattr(registry, "_event_handlers", {})
+    seen: list[tuple[str, str, dict]] = []
+    registry.register_event_handler(event="survey.closed", name="b", handler=lambda e, p: seen.append(("b", e, p)))
+    registry.register_event_handler(event="survey.closed", name="a", handler=lambda e, p: seen.append(("a", e, p)))
+    registry.emit_event("survey.closed", {"survey_id": 7})
+    registry.emit_event("survey.published", {"survey_id": 7})  # no handler: nothing happens
+    assert seen == [("a", "survey.closed", {"survey_id": 7}), ("b", "survey.closed", {"survey_id": 7})]
+    with pytest.raises(registry.RegistryError, match="Unknown event"):
+        registry.emit_event("survey.closd", {})
+    with pytest.raises(registry.RegistryError, match="Unknown event"):
+        registry.register_event_handler(event="nope", name="x", handler=lambda e, p: None)

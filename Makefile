@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
+# The streaming replica analytics reads from (deploy/scripts/ensure-replica.sh); tests start their own.
+REPLICA_PORT ?= 5433
 
 .PHONY: run test assets chromium ops-tools lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent bench-analytics bench-export loadtest clean help
 
@@ -52,8 +54,10 @@ db: venv services  ## create database roles and database, migrate every schema (
 run: db assets  ## set up everything, create the demo tenant, run web + worker + beat until Ctrl-C
 	@mkdir -p var
 	$(BIN)/python manage.py demo_setup
+	deploy/scripts/ensure-replica.sh start $(REPLICA_PORT) var/pg-replica
 	@echo "Serving on http://demo.localhost:8000/ (platform: http://localhost:8000/api/docs/). Ctrl-C stops all."
-	$(BIN)/honcho start -f Procfile.dev
+	DATABASE_REPLICA_URL=$${DATABASE_REPLICA_URL:-postgres://survey_app@127.0.0.1:$(REPLICA_PORT)/survey} \
+		$(BIN)/honcho start -f Procfile.dev
 
 test: venv services assets chromium ops-tools  ## run the whole test suite (re-creates the survey_test database) and the JS evaluator's tests
 	@mkdir -p var

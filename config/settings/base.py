@@ -124,6 +124,8 @@ def databases(app_url: str, owner_url: str, role: str, replica_url: str = "") ->
 
 DATABASE_REPLICA_URL: str = env("DATABASE_REPLICA_URL", default="")
 DATABASES = databases(DATABASE_APP_URL, DATABASE_OWNER_URL, SURVEY_DB_ROLE, DATABASE_REPLICA_URL)
+# Analytics reads fall back to the primary when the replica is down or further behind than this (seconds).
+ANALYTICS_REPLICA_MAX_LAG: float = env.float("ANALYTICS_REPLICA_MAX_LAG", default=10.0)
 DATABASE_ROUTERS = ("tenant_apps.analytics.replica.ReplicaRouter", "django_tenants.routers.TenantSyncRouter")
 DATABASE_APP_ROLE: str = env.db_url_config(DATABASE_APP_URL)["USER"]
 # Superuser connection used once by `manage.py setup_database` to create roles and database.

@@ -22,7 +22,10 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 # A database of its own, re-created by the test session (tests/conftest.py).
 DATABASE_APP_URL = env("TEST_DATABASE_URL", default="postgres://survey_app@127.0.0.1:5432/survey_test")
 DATABASE_OWNER_URL = env("TEST_DATABASE_OWNER_URL", default="postgres://survey_owner@127.0.0.1:5432/survey_test")
-DATABASES = databases(DATABASE_APP_URL, DATABASE_OWNER_URL, SURVEY_DB_ROLE)
+# A streaming replica when a test asks for one (tests/ops/test_streaming_replica.py); else the same database.
+DATABASE_REPLICA_URL = env("TEST_DATABASE_REPLICA_URL", default="")
+DATABASES = databases(DATABASE_APP_URL, DATABASE_OWNER_URL, SURVEY_DB_ROLE, DATABASE_REPLICA_URL)
+ANALYTICS_REPLICA_MAX_LAG = env.float("TEST_ANALYTICS_REPLICA_MAX_LAG", default=10.0)
 
 # Real SMTP to a local aiosmtpd server started by the test session.
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -14,6 +14,8 @@ from django_redis import get_redis_connection
 from django_redis.exceptions import ConnectionInterrupted
 from kombu.exceptions import OperationalError as BrokerError
 
+from shared_apps.core.replica import replica_status
+
 # PostgreSQL unreachable, restarting or the connection cut (psycopg's OperationalError/InterfaceError as
 # Django wraps them); Redis unreachable or timing out (directly, or wrapped by the django-redis cache);
 # a Redis replica promoted away from (READONLY after a failover), or still loading its data set;
@@ -62,6 +64,8 @@ def check_redis() -> str | None:
 
 
 def readiness() -> tuple[bool, dict[str, dict[str, object]]]:
+    """PostgreSQL and Redis decide readiness; the read replica is reported (lag, or down) but does not, because
+    analytics reads fall back to the primary."""
     checks: dict[str, dict[str, object]] = {}
     for name, check in (("postgres", check_postgres), ("redis", check_redis)):
         started = time.perf_counter()
@@ -69,4 +73,6 @@ def readiness() -> tuple[bool, dict[str, dict[str, object]]]:
         checks[name] = {"ok": error is None, "ms": round((time.perf_counter() - started) * 1000, 2)}
         if error:
             checks[name]["error"] = error
-    return all(c["ok"] for c in checks.values()), checks
+    ready = all(c["ok"] for c in checks.values())
+    checks["replica"] = replica_status()
+    return ready, checks

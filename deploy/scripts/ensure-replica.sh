@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A real streaming replica of the local PostgreSQL cluster, for analytics reads (DATABASE_REPLICA_URL).
-# Usage: deploy/scripts/ensure-replica.sh [start|stop] [PORT] [DIR]   (defaults: start 5433 var/pg-replica)
+# Usage: deploy/scripts/ensure-replica.sh [start|stop|drop] [PORT] [DIR]   (defaults: start 5433 var/pg-replica)
 # start: idempotent; allows replication connections from 127.0.0.1 on the primary, takes a base backup with
-# pg_basebackup -R (the whole cluster, once per DIR), and starts it as a hot standby on PORT.
-# stop: stops the replica on DIR (the primary is never touched beyond its pg_hba.conf line).
+# pg_basebackup -R (the whole cluster, once per DIR) through a physical replication slot named after PORT (so a
+# busy primary cannot recycle WAL the replica still needs), and starts it as a hot standby on PORT.
+# stop: stops the replica on DIR. drop: stops it, drops its slot (the primary stops keeping WAL for it) and DIR.
+# The primary is never touched beyond its pg_hba.conf line and the slot.
 set -euo pipefail
 
 action=${1:-start}
@@ -12,8 +14,18 @@ dir=$(realpath -m "${3:-var/pg-replica}")
 bin=/usr/lib/postgresql/$(ls /etc/postgresql | sort -V | tail -n 1)/bin
 as_postgres() { if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi; }
 
-if [ "$action" = stop ]; then
+slot=survey_replica_$port
+drop_slot() {
+  psql -h 127.0.0.1 -U postgres -qAtc \
+    "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = '$slot'" >/dev/null
+}
+
+if [ "$action" = stop ] || [ "$action" = drop ]; then
   [ -f "$dir/postmaster.pid" ] && as_postgres "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
+  if [ "$action" = drop ]; then
+    drop_slot
+    rm -rf "$dir"
+  fi
   exit 0
 fi
 
@@ -30,10 +42,11 @@ fi
 if [ ! -f "$dir/standby.signal" ]; then
   echo "Taking a base backup of the local cluster into $dir (once)"
   rm -rf "$dir"
+  drop_slot  # a slot left by an earlier copy of DIR would keep WAL forever
   mkdir -p "$dir"
   chown postgres "$dir"
   chmod 700 "$dir"
-  as_postgres pg_basebackup -h 127.0.0.1 -p 5432 -U postgres -D "$dir" -R -X stream -c fast
+  as_postgres pg_basebackup -h 127.0.0.1 -p 5432 -U postgres -D "$dir" -R -X stream -c fast -C -S "$slot"
   cp "$hba" "$dir/pg_hba.conf"
 fi
 # Debian keeps the configuration outside the data directory: the replica gets a minimal one of its own.

@@ -6,7 +6,6 @@ answering."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,13 +28,13 @@ ANSWERS = {"q_single": "a", "q_yes": True, "q_nps": 9, "q_num": 5, "q_src": "ads
 
 @pytest.fixture
 def streaming_replica(django_db_setup: None) -> Iterator[int]:
-    """A hot standby of the local cluster on a free port; stopped and removed afterwards."""
+    """A hot standby of the local cluster on a free port; stopped, its slot dropped and its copy removed
+    afterwards."""
     port = free_port()
     data = _data_dir(port)
     subprocess.run([SCRIPT, "start", str(port), data], check=True, capture_output=True, timeout=300)
     yield port
-    subprocess.run([SCRIPT, "stop", str(port), data], check=False, capture_output=True, timeout=120)
-    shutil.rmtree(data, ignore_errors=True)
+    subprocess.run([SCRIPT, "drop", str(port), data], check=False, capture_output=True, timeout=120)
 
 
 def _data_dir(port: int) -> str:
@@ -95,6 +94,10 @@ def test_analytics_reads_come_from_the_streaming_replica_and_fall_back_when_it_s
             assert answer.status_code == 200, answer.text
             return int(answer.json()["totals"]["responses"])
 
+        slots = connection.cursor().execute(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = %s", [f"survey_replica_{port}"]
+        )
+        assert slots.fetchall() == [(True,)]  # streaming through its slot: WAL it needs is kept
         assert responses() == 2
         # Replay paused: the primary gets 3 more responses, the API (reading the replica) still says 2.
         _on_replica(port, "SELECT pg_wal_replay_pause()")

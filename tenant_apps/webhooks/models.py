@@ -65,7 +65,8 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
     # A manual redelivery is a new delivery of the same event (same body and event id).
-    redelivery_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # CASCADE, not SET_NULL: nulling it would make a redelivery collide with the original (unique below).
+    redelivery_of = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     requested_by_id = models.BigIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)

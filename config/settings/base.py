@@ -257,7 +257,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ExportFormatEnum": "tenant_apps.exports.models.ExportJob.Format"},
+    "ENUM_NAME_OVERRIDES": {
+        "ExportFormatEnum": "tenant_apps.exports.models.ExportJob.Format",
+        "WebhookDeliveryStatusEnum": "tenant_apps.webhooks.models.WebhookDelivery.Status",
+    },
 }
 
 # --- I18N, static ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ auto-disable with an e-mail, redelivery, secret rotation, the SSRF guard, hostil
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
@@ -726,3 +727,47 @@ def test_the_sweep_requeues_due_and_abandoned_deliveries(shared_org):
         assert services.delivery_attempt(delivery_id=later.pk) == "skipped"
         WebhookEndpoint.objects.filter(pk=endpoint["id"]).delete()
     del abandoned
+
+
+@pytest.mark.worker
+@pytest.mark.usefixtures("celery_worker_process")
+def test_a_rolled_back_write_announces_nothing(org, receiver):
+    from django.db import transaction
+
+    from shared_apps.core.registry import emit_event
+
+    path = receiver.path()
+    create_endpoint(org, receiver.url(path), ["export.completed"])
+    with tenant_context(org.tenant):
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            emit_event("export.completed", {"export_id": 1, "rolled_back": True})
+            raise RuntimeError("the export's write fails")
+        with transaction.atomic():
+            emit_event("export.completed", {"export_id": 2, "rolled_back": False})
+    (request,) = receiver.wait_for(path, 1)
+    assert json.loads(request.body)["data"]["export_id"] == 2
+    time.sleep(2)
+    assert len(receiver.at(path)) == 1
+
+
+def test_an_abandoned_delivery_is_sent_again_when_its_lease_expires(shared_org, receiver):
+    """A worker killed mid-request leaves the delivery ``sending``; once the lease passes it is due again."""
+    org = shared_org
+    path = receiver.path()
+    endpoint = create_endpoint(org, receiver.url(path))
+    with tenant_context(org.tenant):
+        event = WebhookEvent.objects.create(
+            event_id=f"evt_{uuid.uuid4().hex}", type="survey.closed", body='{"a":1}', created_at=timezone.now()
+        )
+        delivery = WebhookDelivery.objects.create(
+            endpoint_id=endpoint["id"],
+            event=event,
+            status="sending",
+            locked_until=timezone.now() + timedelta(seconds=30),
+        )
+        assert services.delivery_attempt(delivery_id=delivery.pk) == "skipped"  # still leased
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(locked_until=timezone.now() - timedelta(seconds=1))
+        assert services.delivery_attempt(delivery_id=delivery.pk) == "succeeded"
+        WebhookEndpoint.objects.filter(pk=endpoint["id"]).delete()
+    (request,) = receiver.at(path)
+    assert request.body == b'{"a":1}'

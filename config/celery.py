@@ -1,4 +1,4 @@
-"""The Celery app: tenant-aware (tenant-schemas-celery), four queues, beat schedule (from the registry)."""
+"""The Celery app: tenant-aware (tenant-schemas-celery), five queues, beat schedule (from the registry)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = CeleryApp("survey_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-QUEUES = ("high_priority", "analytics", "exports", "notifications")
+QUEUES = ("high_priority", "analytics", "exports", "notifications", "webhooks")
 app.conf.update(
     task_queues=[Queue(name) for name in QUEUES],
     task_default_queue="high_priority",
@@ -28,6 +28,8 @@ app.conf.update(
         "tenant_apps.analytics.tasks.*": {"queue": "analytics"},
         "tenant_apps.exports.tasks.*": {"queue": "exports"},
         "tenant_apps.notifications.tasks.*": {"queue": "notifications"},
+        # Slow receivers (up to the 10 s timeout each) must not hold up e-mail or publishing.
+        "tenant_apps.webhooks.tasks.*": {"queue": "webhooks"},
     },
     task_acks_late=True,
     task_reject_on_worker_lost=True,

@@ -11,6 +11,7 @@ from tenant_apps.members.views import invitation_accept_page
 from tenant_apps.responses.urls import urlpatterns as response_urls
 from tenant_apps.responses.views import respondent_page
 from tenant_apps.surveys.urls import urlpatterns as survey_urls
+from tenant_apps.webhooks.urls import urlpatterns as webhook_urls
 
 urlpatterns = [
     path("api/v1/tenant/", members.TenantInfoApi.as_view(), name="tenant-info"),
@@ -39,6 +40,7 @@ urlpatterns = [
     *response_urls,
     *analytics_urls,
     *export_urls,
+    *webhook_urls,
     path("s/<str:link>", respondent_page, name="respondent-page"),
     path("invitations/accept", invitation_accept_page, name="invitation-accept-page"),
     *api_doc_patterns("config.urls_tenant"),

@@ -125,7 +125,7 @@ def celery_worker_process(django_db_setup: None) -> Iterator[subprocess.Popen[by
             "--pool=solo",
             "--concurrency=1",
             "-Q",
-            "high_priority,analytics,exports,notifications",
+            "high_priority,analytics,exports,notifications,webhooks",
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",

@@ -58,6 +58,7 @@ TENANT_APPS = [
     "tenant_apps.responses",
     "tenant_apps.analytics",
     "tenant_apps.exports",
+    "tenant_apps.webhooks",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -258,7 +259,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ExportFormatEnum": "tenant_apps.exports.models.ExportJob.Format"},
+    "ENUM_NAME_OVERRIDES": {
+        "ExportFormatEnum": "tenant_apps.exports.models.ExportJob.Format",
+        "WebhookDeliveryStatusEnum": "tenant_apps.webhooks.models.WebhookDelivery.Status",
+    },
 }
 
 # --- I18N, static ----------------------------------------------------------------------
@@ -277,6 +281,20 @@ MEDIA_ROOT = BASE_DIR / "var" / "media"
 UPLOAD_URL_SECONDS: int = env.int("UPLOAD_URL_SECONDS", default=300)
 # Exports: rows per stored part (a checkpoint after each) and per fetch from the server-side cursor.
 EXPORT_CHUNK_ROWS: int = env.int("EXPORT_CHUNK_ROWS", default=2000)
+
+# Webhooks (tenant_apps.webhooks): one attempt is bounded by the timeout; failed attempts are retried with
+# exponential backoff (base * 2**(n-1), capped, ± jitter) for the window; an endpoint is disabled after
+# that many failed attempts in a row. Private, loopback and link-local destinations are refused unless allowed.
+WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_BASE_SECONDS: float = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_DELAY_SECONDS: float = env.float("WEBHOOK_RETRY_MAX_DELAY_SECONDS", default=4 * 3600.0)
+WEBHOOK_RETRY_WINDOW_SECONDS: float = env.float("WEBHOOK_RETRY_WINDOW_SECONDS", default=24 * 3600.0)
+WEBHOOK_RETRY_JITTER: float = env.float("WEBHOOK_RETRY_JITTER", default=0.2)
+# Retries due within this many seconds are sent as countdown messages; later ones by the per-minute sweep.
+WEBHOOK_COUNTDOWN_MAX_SECONDS: float = env.float("WEBHOOK_COUNTDOWN_MAX_SECONDS", default=600.0)
+WEBHOOK_DISABLE_AFTER_FAILURES: int = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=50)
+WEBHOOK_ALLOW_PRIVATE_DESTINATIONS: bool = env.bool("WEBHOOK_ALLOW_PRIVATE_DESTINATIONS", default=False)
+WEBHOOK_EXCERPT_BYTES: int = env.int("WEBHOOK_EXCERPT_BYTES", default=2048)
 AWS_STORAGE_BUCKET_NAME: str = env("AWS_STORAGE_BUCKET_NAME", default="")
 STORAGES = {
     "default": {

@@ -33,3 +33,11 @@ EMAIL_PORT = env.int("TEST_SMTP_PORT", default=2526)
 # Signup rate limits are exercised by their own tests (which lower them).
 SIGNUP_RATE_PER_IP = "10000/min"
 SIGNUP_RATE_GLOBAL = "10000/min"
+
+# Webhooks: receivers of the tests listen on 127.0.0.1; retries compressed to seconds (the production
+# schedule is printed by ``manage.py webhook_retry_schedule``); the 10 s timeout is the real one.
+WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = True
+WEBHOOK_RETRY_BASE_SECONDS = 1.0
+WEBHOOK_RETRY_MAX_DELAY_SECONDS = 4.0
+WEBHOOK_RETRY_WINDOW_SECONDS = 60.0
+WEBHOOK_DISABLE_AFTER_FAILURES = 4

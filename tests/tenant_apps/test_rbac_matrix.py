@@ -139,11 +139,38 @@ def _fresh_export(tenant: Any) -> str:
     return f"/api/v1/exports/{job.pk}/"
 
 
+def _fresh_webhook(tenant: Any) -> str:
+    from tenant_apps.webhooks import signing
+    from tenant_apps.webhooks.models import WebhookEndpoint
+
+    with tenant_context(tenant):
+        endpoint = WebhookEndpoint.objects.create(
+            url="http://127.0.0.1:9/matrix", events=["survey.closed"], secret=signing.new_secret()
+        )
+    return f"/api/v1/webhooks/{endpoint.pk}/"
+
+
+def _fresh_webhook_delivery(tenant: Any) -> str:
+    from django.utils import timezone
+
+    from tenant_apps.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+    path = _fresh_webhook(tenant)
+    with tenant_context(tenant):
+        event = WebhookEvent.objects.create(
+            event_id=f"evt_{uuid.uuid4().hex}", type="survey.closed", body="{}", created_at=timezone.now()
+        )
+        endpoint = WebhookEndpoint.objects.get(pk=int(path.rstrip("/").rsplit("/", 1)[1]))
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, status="failed")
+    return f"{path}deliveries/{delivery.pk}/"
+
+
 def _publication_path(survey: Any) -> str:
     return f"/api/v1/surveys/{survey.pk}/publications/{survey.publication_id}/"
 
 
 DEMO_PAGE = {"id": "p_new", "title": "New page"}
+WH = "webhook.manage"
 
 CASES = [
     Case("tenant-info", "get", PUBLIC, lambda t: "/api/v1/tenant/"),
@@ -411,6 +438,23 @@ CASES = [
     Case("export-list", "get", "submission.export", lambda t: "/api/v1/exports/"),
     Case("export-detail", "get", "submission.export", _fresh_export),
     Case("export-detail", "delete", "submission.export", _fresh_export),
+    Case("webhook-list", "get", WH, lambda t: "/api/v1/webhooks/"),
+    Case(
+        "webhook-list",
+        "post",
+        WH,
+        lambda t: "/api/v1/webhooks/",
+        lambda t: {"url": "http://127.0.0.1:9/matrix", "events": ["survey.closed"]},
+        expect=201,
+    ),
+    Case("webhook-detail", "get", WH, _fresh_webhook),
+    Case("webhook-detail", "patch", WH, _fresh_webhook, lambda t: {"description": "changed"}),
+    Case("webhook-detail", "delete", WH, _fresh_webhook, expect=204),
+    Case("webhook-rotate-secret", "post", WH, lambda t: f"{_fresh_webhook(t)}rotate-secret/", lambda t: {}),
+    Case("webhook-delivery-list", "get", WH, lambda t: f"{_fresh_webhook(t)}deliveries/"),
+    Case("webhook-delivery-detail", "get", WH, _fresh_webhook_delivery),
+    # Queues a delivery to a closed port: it fails and is retried, harmlessly.
+    Case("webhook-redeliver", "post", WH, lambda t: f"{_fresh_webhook_delivery(t)}redeliver/", expect=202),
     Case(
         "submission-create",
         "post",

@@ -78,7 +78,8 @@ def test_worker_refuses_a_header_naming_another_tenant(celery_worker_process, te
 
 
 def test_queues_and_routes():
-    assert {q.name for q in app.conf.task_queues} == {"high_priority", "analytics", "exports", "notifications"}
+    queues = {q.name for q in app.conf.task_queues}
+    assert queues == {"high_priority", "analytics", "exports", "notifications", "webhooks"}
     route = app.amqp.router.route({}, "shared_apps.tenants.tasks.tenant_provision")
     assert route["queue"].name == "high_priority"
     assert app.amqp.router.route({}, "tenant_apps.analytics.tasks.refresh")["queue"].name == "analytics"

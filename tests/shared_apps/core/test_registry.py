@@ -62,6 +62,7 @@ def test_registry_holds_what_each_tenant_app_declared():
         "invitation": "tenant_apps.members.emails.invitation_email",
         "password_reset": "tenant_apps.members.emails.password_reset_email",
         "submission": "tenant_apps.responses.emails.submission_email",
+        "webhook_disabled": "tenant_apps.webhooks.emails.webhook_disabled_email",
     }
     jobs = {job.name: job for job in registry.periodic_jobs()}
     assert jobs["sync-drafts"].task == "tenant_apps.responses.tasks.drafts_sync"

@@ -51,6 +51,7 @@ db: venv services  ## create database roles and database, migrate every schema (
 
 run: db assets  ## set up everything, create the demo tenant, run web + worker + beat until Ctrl-C
 	@mkdir -p var
+	$(BIN)/python manage.py vault_dev
 	$(BIN)/python manage.py demo_setup
 	@echo "Serving on http://demo.localhost:8000/ (platform: http://localhost:8000/api/docs/). Ctrl-C stops all."
 	$(BIN)/honcho start -f Procfile.dev

@@ -30,3 +30,8 @@ EMAIL_PORT = env.int("TEST_SMTP_PORT", default=2526)
 # Signup rate limits are exercised by their own tests (which lower them).
 SIGNUP_RATE_PER_IP = "10000/min"
 SIGNUP_RATE_GLOBAL = "10000/min"
+
+# The test session starts its own OpenBao (tests/conftest.py ``vault_server``) and exports these for the
+# processes it starts (Celery worker, gunicorn).
+VAULT_ADDR = env("TEST_VAULT_ADDR", default="")
+VAULT_TOKEN = env("TEST_VAULT_TOKEN", default="")

@@ -274,3 +274,46 @@ def datakey_new() -> DataKey:
 
 def datakey_active() -> DataKey | None:
     return DataKey.objects.filter(active=True).first()
+
+
+# --- who sees it -------------------------------------------------------------------------------------------------
+
+UNREADABLE = "[unreadable]"
+
+
+def answers_reveal(rows: Iterable[tuple[int | str, str, dict[str, Any]]], *, allowed: bool) -> int:
+    """For staff reads, in place. ``rows``: (survey id, submission uid, answers dict). Sealed values are opened
+    when ``allowed`` (``submission.view_pii``), else shown as ``[redacted]``; a value that does not open (its key
+    destroyed, altered) shows ``[unreadable]``. Each batch that opened something is audited once. Returns the
+    number of values opened. ``KmsUnavailable`` (Vault down, key not cached) propagates: a clear 503."""
+    from tenant_apps.audit.services import audit_record
+
+    opened = 0
+    surveys: set[str] = set()
+    submissions = 0
+    for survey_id, uid, answers in rows:
+        touched = False
+        for field, value in list(answers.items()):
+            if not is_sealed(value):
+                continue
+            if not allowed:
+                answers[field] = REDACTED
+                continue
+            try:
+                answers[field] = unseal(value, SealContext(survey_id=survey_id, submission=uid, field=field))
+            except PiiUnreadable:
+                answers[field] = UNREADABLE
+                continue
+            opened += 1
+            touched = True
+        if touched:
+            surveys.add(str(survey_id))
+            submissions += 1
+    if opened:
+        audit_record(
+            action="pii.decrypted",
+            target_type="survey",
+            target_id=",".join(sorted(surveys))[:100],
+            changes={"values": opened, "submissions": submissions},
+        )
+    return opened

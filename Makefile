@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test assets chromium ops-tools lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent bench-analytics bench-export loadtest clean help
+.PHONY: run test assets chromium ops-tools lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent bench-analytics bench-export bench-pii loadtest clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -94,6 +94,11 @@ bench-respondent: venv services  ## draft save and submit through gunicorn + wrk
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python benchmarks/respondent.py
+
+bench-pii: venv services  ## submit with 5 PII answers vs the same survey unflagged (same run, real OpenBao): overhead, key cache hit rate
+	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
+	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
+	$(BENCH_DB_ENV) $(BIN)/python benchmarks/pii.py
 
 bench-export: venv services  ## export N (BENCH_EXPORT_ROWS, default 1M) submissions x 20 answers to CSV/XLSX: rows/s, peak RSS, vs COPY
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate

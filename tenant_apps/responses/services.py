@@ -409,7 +409,9 @@ RETURNING submission_id
 """
 
 
-def _answer_rows(answers: dict[str, Any], types: dict[str, str], pii: frozenset[str]) -> list[dict[str, Any]]:
+def _answer_rows(
+    answers: dict[str, Any], types: dict[str, str], pii: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """One typed row per answer: ``number`` for numeric answers, ``choices`` (a list) for choice answers.
     A sealed (personal-data) answer keeps neither: nothing about it is readable in the database."""
     rows = []

@@ -27,7 +27,7 @@ from shared_apps.core.metrics import draft_counted, submission_counted
 from shared_apps.core.parsers import UnsafeJson, json_loads_checked, json_value_check
 from shared_apps.core.registry import emit_event
 from shared_apps.core.tenancy import current_schema
-from tenant_apps.pii.services import SealContext, is_sealed, seal, unseal
+from tenant_apps.pii.services import PiiUnreadable, SealContext, is_sealed, seal, unseal
 from tenant_apps.responses.models import DraftCopy, SubmissionKey
 from tenant_apps.responses.validation import answers_validate
 from tenant_apps.surveys.definition import AnswerShape, iter_questions, pii_fields, question_types
@@ -559,10 +559,12 @@ def _meta_sealed(meta: dict[str, Any], *, survey_id: int, uid: str, required: bo
             else v
             for k, v in meta.items()
         }
-    except KmsUnavailable:
+    except (KmsUnavailable, PiiUnreadable) as exc:
         if required:
             raise
-        logger.warning("respondent metadata dropped: key service unavailable", extra={"tenant": current_schema()})
+        logger.warning(
+            "respondent metadata dropped: no key to seal it", extra={"tenant": current_schema(), "error": exc.code}
+        )
         return {k: v for k, v in meta.items() if k not in RESPONDENT_META}
 
 

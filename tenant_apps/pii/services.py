@@ -317,3 +317,29 @@ def answers_reveal(rows: Iterable[tuple[int | str, str, dict[str, Any]]], *, all
             changes={"values": opened, "submissions": submissions},
         )
     return opened
+
+
+# --- files -------------------------------------------------------------------------------------------------------
+
+FILE_MAGIC = b"PII1"
+
+
+def seal_bytes(data: bytes, context: SealContext) -> bytes:
+    """File content sealed like a value: ``PII1`` + key id length + key id + nonce + ciphertext."""
+    schema = current_schema()
+    key_id, aead = _active_key(schema)
+    nonce = os.urandom(12)
+    kid = key_id.encode()
+    return FILE_MAGIC + bytes([len(kid)]) + kid + nonce + aead.encrypt(nonce, data, context.aad(schema))
+
+
+def unseal_bytes(blob: bytes, context: SealContext) -> bytes:
+    if not blob.startswith(FILE_MAGIC) or len(blob) < 5:
+        raise PiiUnreadable("Not a sealed file.")
+    size = blob[4]
+    kid, rest = blob[5 : 5 + size].decode("ascii", "replace"), blob[5 + size :]
+    aead = _key(current_schema(), kid)
+    try:
+        return aead.decrypt(rest[:12], rest[12:], context.aad(current_schema()))
+    except InvalidTag:
+        raise PiiUnreadable("This file does not open here (altered, or copied from elsewhere).") from None

@@ -457,7 +457,9 @@ class FileUrlApi(TenantApi):
         from tenant_apps.responses.files import file_download_url
 
         survey = _survey_or_404(pk)
-        url = file_download_url(file_id=request.query_params.get("file_id", ""), survey_id=survey.pk)
+        url = file_download_url(
+            file_id=request.query_params.get("file_id", ""), survey_id=survey.pk, sees_pii=_sees_pii(request)
+        )
         return Response({"url": url, "expires_in": settings.UPLOAD_URL_SECONDS})
 
 

@@ -200,3 +200,23 @@ def test_compiler_refuses_a_pii_flag_that_is_not_a_boolean(tenant_a):
             assert "'pii' must be true or false" in str(exc)  # noqa: PT017
         else:
             raise AssertionError("a non-boolean pii flag was accepted")
+
+
+def test_drafts_in_progress_list_is_redacted_without_view_pii(tenant_a, make_member, api_client_for):
+    survey = published(tenant_a)
+    client = Client(HTTP_HOST=host_of(tenant_a))
+    draft = client.put(
+        f"/api/v1/s/{survey.public_link}/draft/",
+        {"answers": {"q_name": "Ivo", "q_nps": 3}},
+        content_type="application/json",
+    )
+    assert draft.status_code == 200, draft.content
+    with tenant_context(tenant_a):
+        drafts_sync()
+    url = f"/api/v1/surveys/{survey.pk}/submissions/?completion=incomplete"
+    analyst = api_client_for(make_member(tenant_a, role="analyst"), tenant_a)
+    (row,) = analyst.get(url).json()["results"]
+    assert row["answers"] == {"q_name": "[redacted]", "q_nps": 3}
+    admin = api_client_for(make_member(tenant_a, role="admin"), tenant_a)
+    (row,) = admin.get(url).json()["results"]
+    assert row["answers"] == {"q_name": "Ivo", "q_nps": 3}

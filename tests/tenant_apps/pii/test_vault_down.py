@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django_tenants.utils import tenant_context
 
 from shared_apps.core.devvault import bao_start, bao_stop
 from tenant_apps.pii.services import cache_clear
 from tenant_apps.responses.models import Submission
-from tests.conftest import ROOT
+from tests.conftest import ROOT, host_of
 from tests.tenant_apps.pii.test_sealed import published, submit
 
 ANSWERS = {"q_name": "Dora", "q_role": "dev", "q_nps": 9}
@@ -52,6 +53,16 @@ def test_vault_stopped_mid_run(vault_server_private, make_tenant, make_member, a
     assert refused.json()["error"]["code"] == "kms_unavailable"
     with tenant_context(tenant):
         assert Submission.objects.filter(survey_id=flagged.pk).count() == 1  # nothing stored
+    respondent = Client(HTTP_HOST=host_of(tenant))
+    draft = respondent.put(
+        f"/api/v1/s/{flagged.public_link}/draft/", {"answers": {"q_name": "Eve"}}, content_type="application/json"
+    )
+    assert draft.status_code == 503  # a draft holding personal data is not kept in plain text either
+    assert draft["Retry-After"] == "5"
+    plain_draft = respondent.put(
+        f"/api/v1/s/{flagged.public_link}/draft/", {"answers": {"q_nps": 4}}, content_type="application/json"
+    )
+    assert plain_draft.status_code == 200  # nothing personal in it: saved
 
     accepted = submit(tenant, plain, {**ANSWERS, "q_name": "Fay"}, HTTP_USER_AGENT="UA-while-down")
     assert accepted.status_code == 201, accepted.content

@@ -8,7 +8,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.local
 # The streaming replica analytics reads from (deploy/scripts/ensure-replica.sh); tests start their own.
 REPLICA_PORT ?= 5433
 
-.PHONY: run test assets chromium ops-tools lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent bench-analytics bench-export loadtest clean help
+.PHONY: run test assets chromium ops-tools lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent bench-analytics bench-export bench-pii loadtest clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -53,6 +53,7 @@ db: venv services  ## create database roles and database, migrate every schema (
 
 run: db assets  ## set up everything, create the demo tenant, run web + worker + beat until Ctrl-C
 	@mkdir -p var
+	$(BIN)/python manage.py vault_dev
 	$(BIN)/python manage.py demo_setup
 	deploy/scripts/ensure-replica.sh start $(REPLICA_PORT) var/pg-replica
 	@echo "Serving on http://demo.localhost:8000/ (platform: http://localhost:8000/api/docs/). Ctrl-C stops all."
@@ -97,6 +98,11 @@ bench-respondent: venv services  ## draft save and submit through gunicorn + wrk
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python benchmarks/respondent.py
+
+bench-pii: venv services  ## submit with 5 PII answers vs the same survey unflagged (same run, real OpenBao): overhead, key cache hit rate
+	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
+	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
+	$(BENCH_DB_ENV) $(BIN)/python benchmarks/pii.py
 
 bench-export: venv services  ## export N (BENCH_EXPORT_ROWS, default 1M) submissions x 20 answers to CSV/XLSX: rows/s, peak RSS, vs COPY
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate

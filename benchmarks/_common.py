@@ -28,6 +28,23 @@ end
 """
 
 
+def vault_for_benchmark() -> None:
+    """Production settings need Vault: without VAULT_ADDR, start a dev OpenBao for this run (stopped at exit)
+    and export it, so this process and the servers it starts share it. Call before ``django.setup()``."""
+    if os.environ.get("VAULT_ADDR"):
+        return
+    import atexit
+
+    from shared_apps.core.devvault import bao_start, bao_stop
+
+    process, addr, token = bao_start()
+    os.environ["VAULT_ADDR"], os.environ["VAULT_TOKEN"] = addr, token
+    atexit.register(bao_stop, process)
+
+
+vault_for_benchmark()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

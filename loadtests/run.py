@@ -20,6 +20,9 @@ DURATION = os.environ.get("LOCUST_DURATION", "30s")
 def main() -> None:
     import django
 
+    from benchmarks._common import vault_for_benchmark
+
+    vault_for_benchmark()  # before the settings are read: production settings need Vault
     django.setup()
     from django_tenants.utils import tenant_context
 

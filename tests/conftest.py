@@ -53,8 +53,26 @@ def django_db_setup(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
     return
 
 
+@pytest.fixture(scope="session")
+def vault_server() -> Iterator[dict[str, Any]]:
+    """A real OpenBao (``bao server -dev``) on a free port with its own root token and transit mounted, for the
+    whole session: provisioning creates each tenant's transit key there. Its address and token go to the
+    settings and to the environment of the processes the session starts (Celery worker, gunicorn).
+    ``stop()`` / ``start()`` take it down and bring it back (same port and token; dev mode keeps keys in
+    memory, so a restart forgets them: tests that stop it use ``vault_server_private``)."""
+    from shared_apps.core.devvault import bao_start, bao_stop
+
+    process, addr, token = bao_start(log_path=ROOT / "var" / "test-bao.log")
+    os.environ["TEST_VAULT_ADDR"], os.environ["TEST_VAULT_TOKEN"] = addr, token
+    settings.VAULT_ADDR, settings.VAULT_TOKEN = addr, token
+    yield {"addr": addr, "token": token, "process": process}
+    bao_stop(process)
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _db_access(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
+def _db_access(
+    vault_server: dict[str, Any], django_db_setup: None, django_db_blocker: pytest.FixtureRequest
+) -> Iterator[None]:
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         yield
 

@@ -59,6 +59,7 @@ TENANT_APPS = [
     "tenant_apps.analytics",
     "tenant_apps.exports",
     "tenant_apps.webhooks",
+    "tenant_apps.pii",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -322,6 +323,21 @@ STATICFILES_DIRS = [path for path in [BASE_DIR / "build" / "static"] if path.is_
 WHITENOISE_USE_FINDERS = True
 # Files served at the root of every host (favicon.ico).
 WHITENOISE_ROOT = BASE_DIR / "config" / "public"
+
+# --- Keys for personal data (shared_apps/core/kms.py, tenant_apps/pii) ------------------
+# Vault / OpenBao transit. Empty VAULT_ADDR: the local development key backend (files under KMS_LOCAL_DIR).
+VAULT_ADDR: str = env("VAULT_ADDR", default="")
+VAULT_TOKEN: str = env("VAULT_TOKEN", default="")
+VAULT_ROLE_ID: str = env("VAULT_ROLE_ID", default="")
+VAULT_SECRET_ID: str = env("VAULT_SECRET_ID", default="")
+VAULT_K8S_ROLE: str = env("VAULT_K8S_ROLE", default="")
+VAULT_K8S_JWT_PATH: str = env("VAULT_K8S_JWT_PATH", default="/var/run/secrets/kubernetes.io/serviceaccount/token")
+VAULT_NAMESPACE: str = env("VAULT_NAMESPACE", default="")
+VAULT_TRANSIT_MOUNT: str = env("VAULT_TRANSIT_MOUNT", default="transit")
+VAULT_TIMEOUT: float = env.float("VAULT_TIMEOUT", default=2.0)
+KMS_LOCAL_DIR: str = env("KMS_LOCAL_DIR", default=str(BASE_DIR / "var" / "local-kms"))
+# How long an unwrapped data key stays in process memory (never on disk, in Redis or in logs).
+PII_KEY_CACHE_SECONDS: int = env.int("PII_KEY_CACHE_SECONDS", default=300)
 
 # --- Metrics (shared_apps/core/metrics.py) ----------------------------------------------
 # /metrics on the platform host answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset: 404.

@@ -15,6 +15,22 @@ if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
 for _var in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"):
     env(_var)  # raise ImproperlyConfigured when missing: no localhost fallbacks in production
 
+# Personal data is sealed with keys held by Vault: no local key backend, no dev root token.
+VAULT_ADDR = env("VAULT_ADDR")
+if not VAULT_ADDR:
+    raise ImproperlyConfigured("VAULT_ADDR must name the Vault server holding the tenants' keys.")
+_vault_token = env("VAULT_TOKEN", default="")
+if _vault_token == "root":  # noqa: S105 - refusing the dev server's well-known token
+    raise ImproperlyConfigured("VAULT_TOKEN 'root' is a development token; use AppRole or Kubernetes auth.")
+if not (
+    _vault_token
+    or (env("VAULT_ROLE_ID", default="") and env("VAULT_SECRET_ID", default=""))
+    or env("VAULT_K8S_ROLE", default="")
+):
+    raise ImproperlyConfigured(
+        "Vault needs an auth method: VAULT_TOKEN, VAULT_ROLE_ID+VAULT_SECRET_ID or VAULT_K8S_ROLE."
+    )
+
 PLATFORM_SCHEME = "https"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

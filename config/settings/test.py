@@ -41,3 +41,7 @@ WEBHOOK_RETRY_BASE_SECONDS = 1.0
 WEBHOOK_RETRY_MAX_DELAY_SECONDS = 4.0
 WEBHOOK_RETRY_WINDOW_SECONDS = 60.0
 WEBHOOK_DISABLE_AFTER_FAILURES = 4
+# The test session starts its own OpenBao (tests/conftest.py ``vault_server``) and exports these for the
+# processes it starts (Celery worker, gunicorn).
+VAULT_ADDR = env("TEST_VAULT_ADDR", default="")
+VAULT_TOKEN = env("TEST_VAULT_TOKEN", default="")

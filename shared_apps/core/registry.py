@@ -13,6 +13,8 @@
   organisation (with jitter), the task taking ``schema_name``;
 - **demo lines**: what ``demo_setup`` prints about an organisation (e.g. the demo survey's link);
 - **the audit recorder**: how shared code records an event in an organisation's audit log;
+- **teardowns**: what must happen outside the schema when an organisation is hard-deleted (e.g. destroy its
+  key-encryption key: crypto-shredding), run by ``tenant_hard_delete`` before the schema is dropped;
 - **event handlers**: what runs when a domain event happens in a tenant (``response.completed``,
   ``survey.published``, ``survey.closed``, ``export.completed``); emitters call ``emit_event`` inside
   the tenant's context and transaction, handlers defer their work with ``transaction.on_commit``.
@@ -88,6 +90,8 @@ _demo_lines: dict[str, DemoLines] = {}
 _audit_recorder: list[AuditRecorder] = []
 # event -> {handler name -> handler(event, payload)}
 _event_handlers: dict[str, dict[str, EventHandler]] = {}
+# name -> teardown(schema_name), run in name order when an organisation is hard-deleted.
+_teardowns: dict[str, Callable[[str], None]] = {}
 
 
 class RegistryError(ValueError):
@@ -152,6 +156,12 @@ def register_event_handler(*, event: str, name: str, handler: EventHandler) -> N
     _once(_event_handlers.setdefault(event, {}), name, handler)
 
 
+def register_teardown(*, name: str, teardown: Callable[[str], None]) -> None:
+    """``teardown(schema_name)``: run by a hard delete before the schema is dropped; an exception stops the
+    delete (so, e.g., a tenant whose key could not be destroyed is not half deleted)."""
+    _once(_teardowns, name, teardown)
+
+
 # --- collect ------------------------------------------------------------------------------
 
 
@@ -187,6 +197,10 @@ def periodic_job(name: str) -> PeriodicJob:
         return _periodic[name]
     except KeyError:
         raise RegistryError(f"Unknown periodic job {name!r}.") from None
+
+
+def teardowns() -> list[tuple[str, Callable[[str], None]]]:
+    return sorted(_teardowns.items())
 
 
 def demo_lines() -> list[tuple[str, DemoLines]]:

@@ -64,6 +64,8 @@ def version_questions(versions: Iterable[tuple[int, int, Any]]) -> list[VersionQ
     for version_id, number, definition in versions:
         for ref in iter_questions(definition):
             kind = cell_kind(ref.type)
+            if kind is not None and ref.question.get("pii") is True:
+                kind = "pii"  # personal data is sealed: counted (answered), never decrypted nor broken down
             if ref.id is not None and ref.type is not None and kind is not None:
                 found.append(VersionQuestion(version_id, number, ref.id, ref.type, kind, ref.page.id, ref.question))
     return found

@@ -382,6 +382,8 @@ def question_compute(context: Context, cells: Mapping[CellKey, Figures], qid: st
     elif q.kind == "hidden":
         values = sorted(((k, v[0]) for k, v in _keys(cells, qid, "v:").items()), key=lambda kv: (-kv[1], kv[0]))
         out["values"] = [{"value": k, "count": c} for k, c in values[:MAX_CATEGORIES]]
+    elif q.kind == "pii":
+        out["personal_data"] = True  # answers are sealed: analytics counts them and shows nothing else
     else:  # text
         out["latest"] = _latest_texts(context, qid)
         out["top_terms"] = _top_terms(context, qid)

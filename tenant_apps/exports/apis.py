@@ -99,6 +99,7 @@ class ExportCreateApi(TenantApi):
             until=filters.get("until"),
             version=filters.get("version"),
             requested_by_id=getattr(request.user, "id", None),
+            include_pii=request.user.has("submission.view_pii"),  # type: ignore[union-attr]
         )
         return Response(_body(job), status=status.HTTP_202_ACCEPTED)
 

@@ -148,9 +148,12 @@ def _meta(key: str) -> Column:
     return Column(key, lambda r: r[key])
 
 
-def export_columns(*, definitions: Iterable[Any], labels: bool) -> list[Column]:
-    """Metadata columns, then the questions' columns (``definitions`` oldest version first)."""
+def export_columns(*, definitions: Iterable[Any], labels: bool, exclude: frozenset[str] = frozenset()) -> list[Column]:
+    """Metadata columns, then the questions' columns (``definitions`` oldest version first), leaving out the
+    questions in ``exclude`` (personal data, for requesters without ``submission.view_pii``)."""
     columns = [_meta(key) for key in META_COLUMNS]
     for question in questions_union(definitions):
+        if question.id in exclude:
+            continue
         columns.extend(_columns_for(question, labels))
     return columns

@@ -37,7 +37,9 @@ from shared_apps.core.tenancy import current_schema
 from tenant_apps.audit.services import audit_record
 from tenant_apps.exports.columns import Cell, Column, export_columns
 from tenant_apps.exports.models import ExportJob
+from tenant_apps.pii.services import answers_reveal
 from tenant_apps.responses.models import DraftCopy
+from tenant_apps.surveys.definition import pii_fields
 from tenant_apps.surveys.models import Survey, SurveyVersion
 
 logger = logging.getLogger(__name__)
@@ -65,7 +67,10 @@ def export_request(
     until: dt.datetime | None = None,
     version: int | None = None,
     requested_by_id: int | None = None,
+    include_pii: bool = False,
 ) -> ExportJob:
+    """``include_pii``: the requester holds ``submission.view_pii``: personal-data columns are exported (opened,
+    each batch audited); otherwise they are left out."""
     from tenant_apps.exports.tasks import export_run_task
 
     if format not in EXTENSIONS:
@@ -83,6 +88,7 @@ def export_request(
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
         "version": version,
+        "include_pii": include_pii,
     }
     with transaction.atomic():
         job = ExportJob.objects.create(
@@ -209,8 +215,12 @@ class _Run:
         self.chunk_rows = chunk_rows
         versions = list(SurveyVersion.objects.filter(survey_id=job.survey_id).order_by("number"))
         self.numbers = {v.pk: v.number for v in versions}
+        self.include_pii = bool(job.options.get("include_pii"))
+        pii = frozenset().union(*(pii_fields(v.definition) for v in versions))
         self.columns: list[Column] = export_columns(
-            definitions=[v.definition for v in versions], labels=bool(job.options.get("labels"))
+            definitions=[v.definition for v in versions],
+            labels=bool(job.options.get("labels")),
+            exclude=frozenset() if self.include_pii else pii,
         )
         options = job.options
         version = options.get("version")
@@ -252,7 +262,11 @@ class _Run:
         with connection.chunked_cursor() as cursor:  # a named (server-side) cursor
             cursor.execute(_SUBMISSIONS_SQL, params)
             while batch := cursor.fetchmany(self.chunk_rows):
-                for sid, submitted_at, uid, version_id, started_at, answers in batch:
+                rows = [(*r[:5], _json(r[5]) or {}) for r in batch]
+                # Personal data: opened for a requester allowed to see it (one audit entry per batch), else
+                # its columns are absent and anything sealed shows as [redacted].
+                answers_reveal([(self.job.survey_id, str(r[2]), r[5]) for r in rows], allowed=self.include_pii)
+                for sid, submitted_at, uid, version_id, started_at, answers in rows:
                     duration = (submitted_at - started_at).total_seconds() if started_at else None
                     row = {
                         "submission_uid": str(uid),
@@ -260,7 +274,7 @@ class _Run:
                         "submitted_at": submitted_at.isoformat(),
                         "version": self.numbers.get(version_id),
                         "duration_seconds": round(duration) if duration is not None else None,
-                        "answers": _json(answers) or {},
+                        "answers": answers,
                     }
                     key = {"phase": "submissions", "submitted_at": submitted_at.isoformat(), "id": sid}
                     yield key, self.cells(row)
@@ -271,13 +285,15 @@ class _Run:
             qs = qs.filter(uid__gt=checkpoint["uid"])
         for draft in qs.iterator(chunk_size=self.chunk_rows):
             data = draft.data if isinstance(draft.data, dict) else {}
+            answers = dict(data["answers"]) if isinstance(data.get("answers"), dict) else {}
+            answers_reveal([(self.job.survey_id, str(draft.uid), answers)], allowed=self.include_pii)
             row: dict[str, Any] = {
                 "submission_uid": str(draft.uid),
                 "status": "draft",
                 "submitted_at": None,
                 "version": data.get("version"),
                 "duration_seconds": None,
-                "answers": data.get("answers") if isinstance(data.get("answers"), dict) else {},
+                "answers": answers,
             }
             yield {"phase": "drafts", "uid": str(draft.uid)}, self.cells(row)
 

@@ -16,16 +16,19 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared_apps.core.http import client_ip
 from shared_apps.core.openapi import paginated
 from shared_apps.core.pagination import CursorPagination
 from shared_apps.core.parsers import SafeMultiPartParser, finite_json_value
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.apibase import TenantApi
 from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal, TenantJWTAuthentication
+from tenant_apps.pii.services import answers_reveal
 from tenant_apps.responses import services
 from tenant_apps.responses.models import Submission
 from tenant_apps.responses.selectors import answers_for, draft_list, submission_list
 from tenant_apps.surveys.apis import RespondentThrottle, open_survey
+from tenant_apps.surveys.definition import pii_fields
 from tenant_apps.surveys.load import LoadedSurvey, version_definition
 from tenant_apps.surveys.models import Survey, SurveyVersion
 
@@ -70,6 +73,7 @@ class DraftSaveApi(RespondentApi):
             page=data.validated_data.get("page"),
             uid=str(uid) if uid else None,
             token=data.validated_data.get("token"),
+            pii=pii_fields(version_definition(loaded.version_id)),
         )
         code = services.resume_code(survey_id=loaded.survey_id, uid=saved.uid, token=saved.token)
         return Response(
@@ -206,7 +210,7 @@ class SubmitApi(RespondentApi):
             respondent_key=respondent_key,
             one_per_respondent=loaded.one_response_per_respondent,
             notify_owners=loaded.notify_owners,
-            meta={"user_agent": request.headers.get("User-Agent", "")[:200]},
+            meta={"user_agent": request.headers.get("User-Agent", "")[:200], "ip": client_ip(request)},
         )
         return Response(
             {"submission_id": submitted.uid, **submitted.result},
@@ -262,6 +266,19 @@ def _own_only(request: Request) -> int | None:
     return None if principal.has("submission.view") else principal.id
 
 
+def _sees_pii(request: Request) -> bool:
+    principal: Principal = request.user  # type: ignore[assignment]
+    return principal.has("submission.view_pii")
+
+
+def _answers_shown(request: Request, submissions: list[Submission]) -> dict[int, dict[str, Any]]:
+    """The answers of these submissions as this member may see them: personal data opened (and the batch
+    audited) with ``submission.view_pii``, ``[redacted]`` without."""
+    answers = answers_for(submissions)
+    answers_reveal([(s.survey_id, str(s.uid), answers[s.id]) for s in submissions], allowed=_sees_pii(request))
+    return answers
+
+
 class DraftListOutput(serializers.Serializer):
     id = serializers.UUIDField()
     updated_at = serializers.DateTimeField()
@@ -310,7 +327,7 @@ class SubmissionListApi(TenantApi):
         )
         paginator = SubmissionCursor()
         page = paginator.paginate_queryset(qs, request, view=self) or []
-        data = SubmissionOutput(page, many=True, context={"answers": answers_for(page)}).data
+        data = SubmissionOutput(page, many=True, context={"answers": _answers_shown(request, page)}).data
         return paginator.get_paginated_response(data)
 
     def in_progress(self, request: Request, survey: Survey) -> Response:
@@ -318,15 +335,17 @@ class SubmissionListApi(TenantApi):
             return Response({"next": None, "previous": None, "results": []})
         paginator = DraftCursor()
         page = paginator.paginate_queryset(draft_list(survey_id=survey.pk), request, view=self) or []
+        shown = [(d.survey_id, str(d.uid), dict(d.data.get("answers") or {})) for d in page]
+        answers_reveal(shown, allowed=_sees_pii(request))
         return paginator.get_paginated_response(
             [
                 {
                     "id": str(d.uid),
                     "updated_at": d.updated_at,
                     "page": d.data.get("page"),
-                    "answers": d.data.get("answers"),
+                    "answers": answers,
                 }
-                for d in page
+                for d, (_, _, answers) in zip(page, shown, strict=True)
             ]
         )
 
@@ -358,7 +377,8 @@ class SubmissionDetailApi(TenantApi):
     @extend_schema(responses={200: SubmissionDetailOutput}, operation_id="submission_get")
     def get(self, request: Request, pk: int, uid: Any) -> Response:
         submission = self._get(request, pk, uid)
-        body = dict(SubmissionOutput(submission, context={"answers": answers_for([submission])}).data)
+        answers = _answers_shown(request, [submission])
+        body = dict(SubmissionOutput(submission, context={"answers": answers}).data)
         version = SurveyVersion.objects.only("number", "definition").get(pk=submission.version_id)
         body["version"] = version.number
         body["questions"] = [
@@ -437,7 +457,9 @@ class FileUrlApi(TenantApi):
         from tenant_apps.responses.files import file_download_url
 
         survey = _survey_or_404(pk)
-        url = file_download_url(file_id=request.query_params.get("file_id", ""), survey_id=survey.pk)
+        url = file_download_url(
+            file_id=request.query_params.get("file_id", ""), survey_id=survey.pk, sees_pii=_sees_pii(request)
+        )
         return Response({"url": url, "expires_in": settings.UPLOAD_URL_SECONDS})
 
 

@@ -4,6 +4,7 @@ id, and readable only through short-lived signed URLs given to staff with ``subm
 
 from __future__ import annotations
 
+import io
 import uuid
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -11,15 +12,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.text import get_valid_filename
 
 from shared_apps.core.tenancy import current_schema
+from tenant_apps.pii.services import SealContext, seal_bytes, unseal_bytes
 from tenant_apps.responses.services import ResponseError
 from tenant_apps.surveys.definition import AnswerShape, answer_shape, questions_by_id
 
 FILE_SALT = "responses.file"
+SEALED_SUFFIX = ".sealed"
 DOWNLOAD_SALT = "responses.download"
 
 
@@ -48,7 +52,12 @@ def file_store(*, survey_id: int, definition: dict[str, Any], question_id: str, 
     if allowed and extension not in allowed:
         raise ResponseError("file_type_not_allowed", f"Allowed file types: {', '.join(allowed)}.")
     path = f"uploads/{current_schema()}/{survey_id}/{question_id}/{uuid.uuid4().hex}/{name}"
-    saved = default_storage.save(path, upload)
+    if question.get("pii") is True:  # personal data: the stored bytes are sealed (AES-256-GCM, tenant's key)
+        path += SEALED_SUFFIX
+        content = seal_bytes(upload.read(), _file_context(survey_id, path))
+        saved = default_storage.save(path, ContentFile(content))
+    else:
+        saved = default_storage.save(path, upload)
     file_id = signing.dumps({"t": current_schema(), "s": survey_id, "q": question_id, "p": saved}, salt=FILE_SALT)
     return StoredFile(file_id=file_id, name=name, size=upload.size)
 
@@ -68,9 +77,19 @@ def file_reference(*, file_id: str, survey_id: int, question_id: str | None = No
     return data
 
 
-def file_download_url(*, file_id: str, survey_id: int) -> str:
-    """A URL valid for UPLOAD_URL_SECONDS: the storage's presigned URL (S3), or our own signed one."""
+def _file_context(survey_id: int, path: str) -> SealContext:
+    return SealContext(survey_id=survey_id, submission="file", field=path)
+
+
+def file_download_url(*, file_id: str, survey_id: int, sees_pii: bool = False) -> str:
+    """A URL valid for UPLOAD_URL_SECONDS: the storage's presigned URL (S3), or our own signed one. A sealed
+    file (personal-data question) only with ``sees_pii``, always through our own URL (it is opened there)."""
     path = file_reference(file_id=file_id, survey_id=survey_id)["p"]
+    if path.endswith(SEALED_SUFFIX):
+        if not sees_pii:
+            raise ResponseError("permission_denied", "This file is personal data.", 403)
+        token = signing.dumps({"t": current_schema(), "p": path, "s": survey_id}, salt=DOWNLOAD_SALT)
+        return f"/api/v1/files/{token}"
     if settings.AWS_STORAGE_BUCKET_NAME:
         return str(default_storage.url(path))
     token = signing.dumps({"t": current_schema(), "p": path}, salt=DOWNLOAD_SALT)
@@ -84,4 +103,12 @@ def file_open_signed(*, token: str) -> tuple[Any, str]:
         raise ResponseError("invalid_link", "This download link is invalid or expired.", 403) from exc
     if data.get("t") != current_schema():
         raise ResponseError("invalid_link", "This download link is invalid or expired.", 403)
-    return default_storage.open(data["p"], "rb"), PurePath(data["p"]).name
+    path = str(data["p"])
+    if path.endswith(SEALED_SUFFIX):
+        from tenant_apps.audit.services import audit_record
+
+        with default_storage.open(path, "rb") as handle:
+            content = unseal_bytes(handle.read(), _file_context(int(data.get("s", 0)), path))
+        audit_record(action="pii.decrypted", target_type="file", target_id=PurePath(path).parent.name)
+        return io.BytesIO(content), PurePath(path.removesuffix(SEALED_SUFFIX)).name
+    return default_storage.open(path, "rb"), PurePath(path).name

@@ -22,13 +22,15 @@ from django_redis import get_redis_connection
 
 from shared_apps.core.cache import tenant_key
 from shared_apps.core.errors import DomainError
+from shared_apps.core.kms import KmsUnavailable
 from shared_apps.core.metrics import draft_counted, submission_counted
 from shared_apps.core.parsers import UnsafeJson, json_loads_checked, json_value_check
 from shared_apps.core.registry import emit_event
 from shared_apps.core.tenancy import current_schema
+from tenant_apps.pii.services import PiiUnreadable, SealContext, is_sealed, seal, unseal
 from tenant_apps.responses.models import DraftCopy, SubmissionKey
 from tenant_apps.responses.validation import answers_validate
-from tenant_apps.surveys.definition import AnswerShape, iter_questions, question_types
+from tenant_apps.surveys.definition import AnswerShape, iter_questions, pii_fields, question_types
 from tenant_apps.surveys.models import Survey
 
 logger = logging.getLogger(__name__)
@@ -118,10 +120,18 @@ class DraftSaved:
 
 
 def draft_save(
-    *, survey_id: int, version: int, answers: Any, page: str | None, uid: str | None = None, token: str | None = None
+    *,
+    survey_id: int,
+    version: int,
+    answers: Any,
+    page: str | None,
+    uid: str | None = None,
+    token: str | None = None,
+    pii: frozenset[str] = frozenset(),
 ) -> DraftSaved:
     """Answers so far + current page to Redis for 7 days; no database write on this path. The first
-    save mints the submission id and the resume token; later saves must present them."""
+    save mints the submission id and the resume token; later saves must present them. Answers to
+    personal-data questions (``pii``) are sealed before they reach Redis (and so the database copy)."""
     if not isinstance(answers, dict):
         raise ValidationError({"answers": ["Expected an object of question id -> answer."]})
     _storable_or_raise(answers=answers, page=page)
@@ -132,12 +142,19 @@ def draft_save(
     else:
         resume_token_check(survey_id=survey_id, uid=uid, token=token or "")
         expires = dt.datetime.fromtimestamp(int((token or "0").split(".", 1)[0]), tz=dt.UTC)
+    sealed = sorted(k for k in answers if k in pii)
+    if sealed:
+        answers = {
+            k: seal(v, SealContext(survey_id=survey_id, submission=uid, field=k)) if k in pii else v
+            for k, v in answers.items()
+        }
     payload = json.dumps(
         allow_nan=False,
         obj={
             "survey_id": survey_id,
             "version": version,
             "answers": answers,
+            **({"sealed": sealed} if sealed else {}),
             "page": page,
             "expires": int(expires.timestamp()),
             "saved_at": timezone.now().isoformat(),
@@ -194,7 +211,20 @@ def draft_load(*, survey_id: int, uid: str, token: str) -> dict[str, Any]:
         data = copy.data
     if data.get("survey_id") != survey_id:
         raise ResponseError("draft_not_found", "This draft no longer exists.", 404)
-    return data
+    return draft_unsealed(data, survey_id=survey_id, uid=uid)
+
+
+def draft_unsealed(data: dict[str, Any], *, survey_id: int, uid: str) -> dict[str, Any]:
+    """The draft record with its sealed answers opened (the respondent, or staff allowed to see them)."""
+    sealed = data.get("sealed") or []
+    answers = data.get("answers")
+    if not sealed or not isinstance(answers, dict):
+        return data
+    opened = {
+        k: unseal(v, SealContext(survey_id=survey_id, submission=uid, field=k)) if k in sealed else v
+        for k, v in answers.items()
+    }
+    return {**data, "answers": opened}
 
 
 RESUME_EMAILS_PER_DRAFT = 3
@@ -379,10 +409,16 @@ RETURNING submission_id
 """
 
 
-def _answer_rows(answers: dict[str, Any], types: dict[str, str]) -> list[dict[str, Any]]:
-    """One typed row per answer: ``number`` for numeric answers, ``choices`` (a list) for choice answers."""
+def _answer_rows(
+    answers: dict[str, Any], types: dict[str, str], pii: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """One typed row per answer: ``number`` for numeric answers, ``choices`` (a list) for choice answers.
+    A sealed (personal-data) answer keeps neither: nothing about it is readable in the database."""
     rows = []
     for qid, value in answers.items():
+        if qid in pii:
+            rows.append({"question_id": qid, "value": value, "number": None, "choices": None})
+            continue
         number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
         choices = None
         if types.get(qid) in CHOICE_TYPES:
@@ -417,7 +453,7 @@ def submission_create(
             raise ResponseError(
                 "already_submitted", "This response was already submitted; these changes were not saved.", 409
             )
-        return Submitted(uid=str(existing.uid), result=existing.result, created=False)
+        return Submitted(uid=str(existing.uid), result=_result_opened(existing), created=False)
     evaluation = answers_validate(definition, answers)
     _files_check(definition, evaluation["answers"], survey_id)
     uid = uid or str(uuid.uuid4())
@@ -427,6 +463,20 @@ def submission_create(
     }
     now = timezone.now()
     schema = current_schema()
+    # Personal data is sealed before anything is written; without the key service a survey with personal-data
+    # questions refuses (503, Retry-After) and stores nothing.
+    pii = pii_fields(definition)
+    stored_answers = {
+        k: seal(v, SealContext(survey_id=survey_id, submission=uid, field=k)) if k in pii else v
+        for k, v in evaluation["answers"].items()
+    }
+    meta = _meta_sealed(meta or {}, survey_id=survey_id, uid=uid, required=bool(pii))
+    # The end screen's text may pipe personal answers ("Thank you, {{q_name}}"): the stored copy is sealed too.
+    stored_result = (
+        {**result, "text": seal(result["text"], SealContext(survey_id=survey_id, submission=uid, field="result.text"))}
+        if pii and result["text"]
+        else result
+    )
     try:
         with transaction.atomic():
             types = question_types(definition)
@@ -442,11 +492,11 @@ def submission_create(
                         "respondent": respondent_id,
                         "end": evaluation["end_screen"],
                         "variables": json.dumps(evaluation["variables"]),
-                        "meta": json.dumps(meta or {}),
-                        "answers": json.dumps(_answer_rows(evaluation["answers"], types)),
+                        "meta": json.dumps(meta),
+                        "answers": json.dumps(_answer_rows(stored_answers, types, pii)),
                         "idem": idempotency_key,
                         "respondent_key": respondent_key if one_per_respondent else None,
-                        "result": json.dumps(result),
+                        "result": json.dumps(stored_result),
                     },
                 )
                 submission_id = cursor.fetchone()[0]
@@ -482,10 +532,40 @@ def submission_create(
     except IntegrityError as exc:
         again = _existing(survey_id, uid, idempotency_key)
         if again is not None:  # a concurrent retry won the race: answer as it did
-            return Submitted(uid=str(again.uid), result=again.result, created=False)
+            return Submitted(uid=str(again.uid), result=_result_opened(again), created=False)
         raise ResponseError("already_answered", "You have already answered this survey.", 409) from exc
     submission_counted(schema)
     return Submitted(uid=uid, result=result, created=True)
+
+
+def _result_opened(key: SubmissionKey) -> dict[str, Any]:
+    text = key.result.get("text")
+    if not is_sealed(text):
+        return key.result
+    context = SealContext(survey_id=key.survey_id, submission=str(key.uid), field="result.text")
+    return {**key.result, "text": unseal(text, context)}
+
+
+RESPONDENT_META = ("ip", "user_agent")
+
+
+def _meta_sealed(meta: dict[str, Any], *, survey_id: int, uid: str, required: bool) -> dict[str, Any]:
+    """The respondent's IP and user agent, sealed. When the key service is down: a survey with personal-data
+    questions refuses (``required``); another survey is answered, without those two (never in plain text)."""
+    try:
+        return {
+            k: seal(v, SealContext(survey_id=survey_id, submission=uid, field=f"meta.{k}"))
+            if k in RESPONDENT_META and v
+            else v
+            for k, v in meta.items()
+        }
+    except (KmsUnavailable, PiiUnreadable) as exc:
+        if required:
+            raise
+        logger.warning(
+            "respondent metadata dropped: no key to seal it", extra={"tenant": current_schema(), "error": exc.code}
+        )
+        return {k: v for k, v in meta.items() if k not in RESPONDENT_META}
 
 
 def _same_answers(existing: SubmissionKey, definition: dict[str, Any], answers: Any) -> bool:
@@ -497,7 +577,14 @@ def _same_answers(existing: SubmissionKey, definition: dict[str, Any], answers: 
     except ValidationError:
         return False
     stored = Answer.objects.filter(submission_id=existing.submission_id, submitted_at=existing.submitted_at)
-    return dict(stored.values_list("question_id", "value")) == normalized
+    pii = pii_fields(definition)
+    values = {
+        qid: unseal(value, SealContext(survey_id=existing.survey_id, submission=str(existing.uid), field=qid))
+        if qid in pii
+        else value
+        for qid, value in stored.values_list("question_id", "value")
+    }
+    return values == normalized
 
 
 def _files_check(definition: dict[str, Any], answers: dict[str, Any], survey_id: int) -> None:

@@ -204,6 +204,13 @@ def question_types(definition: Any) -> dict[str, str]:
     return {qid: q["type"] for qid, q in questions_by_id(definition).items() if isinstance(q.get("type"), str)}
 
 
+def pii_fields(definition: Any) -> frozenset[str]:
+    """Answer keys holding personal data: questions flagged ``"pii": true`` and their "Other" text. Their answers
+    are sealed at rest (``tenant_apps.pii``) and shown only to holders of ``submission.view_pii``."""
+    ids = [q.id for q in iter_questions(definition) if q.id and q.question.get("pii") is True]
+    return frozenset(ids) | frozenset(other_key(qid) for qid in ids)
+
+
 def choice_ids(question: Mapping[str, Json], key: str = "choices") -> list[str]:
     """The ids of a question's choices (or rows / columns), in order; ``"__other__"`` is not included."""
     return [c["id"] for c in _list(question.get(key)) if isinstance(c, Mapping) and isinstance(c.get("id"), str)]

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from shared_apps.core import registry
 from shared_apps.tenants.cache import tenants_invalidate
 from shared_apps.tenants.models import Organisation
 from shared_apps.tenants.services.base import Kind, Status, TenantError, audit_in_tenant, customer_get
@@ -79,6 +80,8 @@ def tenant_hard_delete(*, slug: str) -> str:
     """Drop the schema and the organisation's rows. Irreversible. Returns the dropped schema."""
     organisation = customer_get(slug)
     schema_name = organisation.schema_name
+    for _name, teardown in registry.teardowns():  # e.g. destroy the tenant's key (crypto-shredding)
+        teardown(schema_name)
     _schema_drop(schema_name=schema_name)
     organisation.delete()  # domains cascade; auto_drop_schema is off, the schema is already gone
     tenants_invalidate()

@@ -68,7 +68,7 @@ SETTINGS_NUMBERS = (
     "scale",
     "max_size_mb",
 )
-BOOLEAN_SETTINGS = ("required", "other", "multiple", "integer", "randomize_choices")
+BOOLEAN_SETTINGS = ("required", "other", "multiple", "integer", "randomize_choices", "pii")
 MAX_QUESTIONS = 500
 MAX_DEPTH = 32  # nesting of conditions and expressions
 

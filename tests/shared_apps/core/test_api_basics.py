@@ -162,7 +162,19 @@ def test_production_settings_refuse_to_start_without_secrets():
         "DATABASE_URL": "postgres://app@db/survey",
         "DATABASE_OWNER_URL": "postgres://owner@db/survey",
         "REDIS_URL": "redis://cache:6379/0",
+        "VAULT_ADDR": "https://vault.example.com:8200",
+        "VAULT_ROLE_ID": "survey-app",
+        "VAULT_SECRET_ID": "s" * 36,
     }
+    no_vault = _settings_subprocess({k: v for k, v in full.items() if k != "VAULT_ADDR"})
+    assert no_vault.returncode != 0
+    assert "VAULT_ADDR" in no_vault.stderr
+    no_auth = _settings_subprocess({k: v for k, v in full.items() if k != "VAULT_SECRET_ID"})
+    assert no_auth.returncode != 0
+    assert "auth method" in no_auth.stderr
+    dev_token = _settings_subprocess({**full, "VAULT_TOKEN": "root"})
+    assert dev_token.returncode != 0
+    assert "development token" in dev_token.stderr
     started = _settings_subprocess(full)
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == "started"

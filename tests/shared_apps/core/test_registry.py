@@ -48,6 +48,7 @@ def test_the_scan_sees_imports_inside_functions(tmp_path):
 
 def test_registry_holds_what_each_tenant_app_declared():
     assert [(s.name, s.order) for s in registry.seeders()] == [
+        ("pii.tenant_keys", 1),
         ("members.builtin_roles", 5),
         ("members.admin_membership", 10),
         ("surveys.demo_survey", 50),
@@ -58,6 +59,7 @@ def test_registry_holds_what_each_tenant_app_declared():
         ("responses_submission", True),
     ]
     assert registry.append_only_tables() == {"audit_event", "surveys_surveyversion"}
+    assert [name for name, _ in registry.teardowns()] == ["pii.tenant_keys"]
     assert registry.email_builders() == {
         "invitation": "tenant_apps.members.emails.invitation_email",
         "password_reset": "tenant_apps.members.emails.password_reset_email",

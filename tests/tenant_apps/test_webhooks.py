@@ -699,8 +699,8 @@ def test_the_production_retry_schedule_spans_24_hours():
     waits = [wait for _, wait, _ in rows]
     assert waits[:4] == [30.0, 60.0, 120.0, 240.0]
     assert max(waits) == 4 * 3600.0
-    assert 20 * 3600 < rows[-1][2] <= 24 * 3600
-    assert len(rows) == 13
+    assert rows[-1][2] == 24 * 3600  # the last attempt at the window's end
+    assert len(rows) == 14
     assert "attempt  2: wait 0h00m30s (0h00m24s..0h00m36s), at 0h00m30s" in out.getvalue()
 
 
@@ -771,3 +771,35 @@ def test_an_abandoned_delivery_is_sent_again_when_its_lease_expires(shared_org, 
         WebhookEndpoint.objects.filter(pk=endpoint["id"]).delete()
     (request,) = receiver.at(path)
     assert request.body == b'{"a":1}'
+
+
+def test_retries_stop_at_the_end_of_the_window(shared_org, receiver, settings):
+    """Test settings: a 60 s window. A failure near its end gets one last retry at the end; after the
+    window the delivery is failed for good."""
+    org = shared_org
+    path = receiver.path(lambda n, r: (500, 0))
+    endpoint = create_endpoint(org, receiver.url(path))
+    window = settings.WEBHOOK_RETRY_WINDOW_SECONDS
+    with tenant_context(org.tenant):
+        event = WebhookEvent.objects.create(
+            event_id=f"evt_{uuid.uuid4().hex}", type="survey.closed", body="{}", created_at=timezone.now()
+        )
+        near_end = WebhookDelivery.objects.create(endpoint_id=endpoint["id"], event=event, attempts=3)
+        over = WebhookDelivery.objects.create(endpoint_id=endpoint["id"], event=event, redelivery_of=near_end)
+        now = timezone.now()
+        WebhookDelivery.objects.filter(pk=near_end.pk).update(
+            created_at=now - timedelta(seconds=window - 2), next_attempt_at=now
+        )
+        WebhookDelivery.objects.filter(pk=over.pk).update(
+            created_at=now - timedelta(seconds=window + 1), next_attempt_at=now
+        )
+        assert services.delivery_attempt(delivery_id=near_end.pk) == "pending"
+        last = WebhookAttempt.objects.get(delivery_id=near_end.pk)
+        assert last.number == 4
+        # retry 4 would wait 4 s (±20 %): moved to the window's end instead
+        assert last.retry_at <= near_end.created_at + timedelta(seconds=window) + timedelta(seconds=0.1)
+        assert services.delivery_attempt(delivery_id=over.pk) == "failed"
+        failed = WebhookDelivery.objects.get(pk=over.pk)
+        assert failed.next_attempt_at is None
+        assert failed.completed_at is not None
+        WebhookEndpoint.objects.filter(pk=endpoint["id"]).delete()

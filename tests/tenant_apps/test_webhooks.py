@@ -803,3 +803,33 @@ def test_retries_stop_at_the_end_of_the_window(shared_org, receiver, settings):
         assert failed.next_attempt_at is None
         assert failed.completed_at is not None
         WebhookEndpoint.objects.filter(pk=endpoint["id"]).delete()
+
+
+def test_list_endpoints_do_not_grow_queries_with_rows(shared_org):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    org = shared_org
+    endpoint = create_endpoint(org, "http://127.0.0.1:9/n")
+    url = f"/api/v1/webhooks/{endpoint['id']}/deliveries/"
+
+    def add_deliveries(n: int) -> None:
+        with tenant_context(org.tenant):
+            for _ in range(n):
+                event = WebhookEvent.objects.create(
+                    event_id=f"evt_{uuid.uuid4().hex}", type="survey.closed", body="{}", created_at=timezone.now()
+                )
+                WebhookDelivery.objects.create(endpoint_id=endpoint["id"], event=event, status="succeeded")
+
+    def queries(path: str) -> int:
+        org.client.get(path)  # warm caches (permissions)
+        with CaptureQueriesContext(connection) as captured:
+            assert org.client.get(path).status_code == 200
+        return len(captured.captured_queries)
+
+    add_deliveries(1)
+    one, endpoints_one = queries(url), queries("/api/v1/webhooks/")
+    add_deliveries(10)
+    create_endpoint(org, "http://127.0.0.1:9/m")
+    assert queries(url) == one
+    assert queries("/api/v1/webhooks/") == endpoints_one

@@ -347,9 +347,10 @@ def _record(
         else:
             endpoint.consecutive_failures += 1
             endpoint.save(update_fields=["consecutive_failures"])
-            wait = schedule.delay(number)
-            within = (now + timedelta(seconds=wait) - delivery.created_at).total_seconds()
-            if within <= settings.WEBHOOK_RETRY_WINDOW_SECONDS:
+            elapsed = (now - delivery.created_at).total_seconds()
+            next_wait = schedule.within_window(wait=schedule.delay(number), elapsed=elapsed)
+            if next_wait is not None:
+                wait = next_wait
                 status, retry_at = Status.PENDING, now + timedelta(seconds=wait)
             else:
                 status = Status.FAILED

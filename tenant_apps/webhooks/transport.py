@@ -141,7 +141,7 @@ def post(*, url: str, body: bytes, headers: dict[str, str]) -> Result:
             maxsize=1,
             retries=False,
             cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
+            ca_certs=settings.WEBHOOK_CA_BUNDLE or certifi.where(),
             server_hostname=target.host,
             assert_hostname=target.host,
         )

@@ -699,8 +699,8 @@ def test_the_production_retry_schedule_spans_24_hours():
     waits = [wait for _, wait, _ in rows]
     assert waits[:4] == [30.0, 60.0, 120.0, 240.0]
     assert max(waits) == 4 * 3600.0
-    assert 20 * 3600 < rows[-1][2] <= 24 * 3600
-    assert len(rows) == 13
+    assert rows[-1][2] == 24 * 3600  # the last attempt at the window's end
+    assert len(rows) == 14
     assert "attempt  2: wait 0h00m30s (0h00m24s..0h00m36s), at 0h00m30s" in out.getvalue()
 
 
@@ -771,3 +771,153 @@ def test_an_abandoned_delivery_is_sent_again_when_its_lease_expires(shared_org, 
         WebhookEndpoint.objects.filter(pk=endpoint["id"]).delete()
     (request,) = receiver.at(path)
     assert request.body == b'{"a":1}'
+
+
+def test_retries_stop_at_the_end_of_the_window(shared_org, receiver, settings):
+    """Test settings: a 60 s window. A failure near its end gets one last retry at the end; after the
+    window the delivery is failed for good."""
+    org = shared_org
+    path = receiver.path(lambda n, r: (500, 0))
+    endpoint = create_endpoint(org, receiver.url(path))
+    window = settings.WEBHOOK_RETRY_WINDOW_SECONDS
+    with tenant_context(org.tenant):
+        event = WebhookEvent.objects.create(
+            event_id=f"evt_{uuid.uuid4().hex}", type="survey.closed", body="{}", created_at=timezone.now()
+        )
+        near_end = WebhookDelivery.objects.create(endpoint_id=endpoint["id"], event=event, attempts=3)
+        over = WebhookDelivery.objects.create(endpoint_id=endpoint["id"], event=event, redelivery_of=near_end)
+        now = timezone.now()
+        WebhookDelivery.objects.filter(pk=near_end.pk).update(
+            created_at=now - timedelta(seconds=window - 2), next_attempt_at=now
+        )
+        WebhookDelivery.objects.filter(pk=over.pk).update(
+            created_at=now - timedelta(seconds=window + 1), next_attempt_at=now
+        )
+        assert services.delivery_attempt(delivery_id=near_end.pk) == "pending"
+        last = WebhookAttempt.objects.get(delivery_id=near_end.pk)
+        assert last.number == 4
+        # retry 4 would wait 4 s (±20 %): moved to the window's end instead
+        assert last.retry_at <= near_end.created_at + timedelta(seconds=window) + timedelta(seconds=0.1)
+        assert services.delivery_attempt(delivery_id=over.pk) == "failed"
+        failed = WebhookDelivery.objects.get(pk=over.pk)
+        assert failed.next_attempt_at is None
+        assert failed.completed_at is not None
+        WebhookEndpoint.objects.filter(pk=endpoint["id"]).delete()
+
+
+def test_list_endpoints_do_not_grow_queries_with_rows(shared_org):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    org = shared_org
+    endpoint = create_endpoint(org, "http://127.0.0.1:9/n")
+    url = f"/api/v1/webhooks/{endpoint['id']}/deliveries/"
+
+    def add_deliveries(n: int) -> None:
+        with tenant_context(org.tenant):
+            for _ in range(n):
+                event = WebhookEvent.objects.create(
+                    event_id=f"evt_{uuid.uuid4().hex}", type="survey.closed", body="{}", created_at=timezone.now()
+                )
+                WebhookDelivery.objects.create(endpoint_id=endpoint["id"], event=event, status="succeeded")
+
+    def queries(path: str) -> int:
+        org.client.get(path)  # warm caches (permissions)
+        with CaptureQueriesContext(connection) as captured:
+            assert org.client.get(path).status_code == 200
+        return len(captured.captured_queries)
+
+    add_deliveries(1)
+    one, endpoints_one = queries(url), queries("/api/v1/webhooks/")
+    add_deliveries(10)
+    create_endpoint(org, "http://127.0.0.1:9/m")
+    assert queries(url) == one
+    assert queries("/api/v1/webhooks/") == endpoints_one
+
+
+def _self_signed(tmp_path: Path, host: str) -> tuple[Path, Path]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_https_connects_to_the_checked_address_with_sni_and_certificate_checks(tmp_path, monkeypatch):
+    """https: the TCP connection goes to the pinned IP while TLS sends SNI for, and verifies the
+    certificate against, the host name of the URL."""
+    import ssl
+
+    host = "hooks.test"
+    cert_path, key_path = _self_signed(tmp_path, host)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    seen: dict[str, Any] = {}
+
+    def sni(sock: Any, name: str | None, ctx: Any) -> None:
+        seen["sni"] = name
+
+    context.sni_callback = sni
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen["host"] = self.headers["Host"]
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    real = socket.getaddrinfo
+
+    def resolve(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == host:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    try:
+        with override_settings(WEBHOOK_CA_BUNDLE=str(cert_path)):
+            ok = transport.post(url=f"https://{host}:{port}/in", body=b"{}", headers={})
+            # the same server under another name: the certificate does not match, nothing is sent
+            wrong = transport.post(url=f"https://127.0.0.1:{port}/in", body=b"{}", headers={})
+        untrusted = transport.post(url=f"https://{host}:{port}/in", body=b"{}", headers={})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ok.status == 204, ok
+    assert ok.address == "127.0.0.1"
+    assert seen["sni"] == host
+    assert seen["host"] == f"{host}:{port}"
+    assert wrong.status is None
+    assert wrong.error
+    assert untrusted.status is None
+    assert "certificate" in untrusted.error.lower() or "SSL" in untrusted.error

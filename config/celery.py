@@ -28,6 +28,7 @@ app.conf.update(
         "tenant_apps.analytics.tasks.*": {"queue": "analytics"},
         "tenant_apps.exports.tasks.*": {"queue": "exports"},
         "tenant_apps.notifications.tasks.*": {"queue": "notifications"},
+        "tenant_apps.distribution.tasks.*": {"queue": "notifications"},
     },
     task_acks_late=True,
     task_reject_on_worker_lost=True,

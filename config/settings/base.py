@@ -261,7 +261,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ExportFormatEnum": "tenant_apps.exports.models.ExportJob.Format"},
+    "ENUM_NAME_OVERRIDES": {
+        "ExportFormatEnum": "tenant_apps.exports.models.ExportJob.Format",
+        "DistributionStatusEnum": "tenant_apps.distribution.models.Distribution.Status",
+        "ContactInvitationStatusEnum": "tenant_apps.distribution.models.Invitation.Status",
+    },
 }
 
 # --- I18N, static ----------------------------------------------------------------------

@@ -78,6 +78,7 @@ def _lists(ids: list[int]) -> list[ContactList]:
 class ContactListApi(TenantApi):
     required_permission = PERMISSION
     audit_target_type = "contact"
+    error_statuses = (409,)  # the e-mail is taken
 
     @extend_schema(
         parameters=[ContactFilter, OpenApiParameter("cursor", str, required=False)],
@@ -85,7 +86,7 @@ class ContactListApi(TenantApi):
         operation_id="contact_list",
     )
     def get(self, request: Request) -> Response:
-        filters = ContactFilter(data=request.query_params)
+        filters = ContactFilter(data=request.query_params.dict())  # a plain dict: an empty ?email= is refused
         filters.is_valid(raise_exception=True)
         qs = selectors.contact_list_qs(
             list_id=filters.validated_data.get("list"), email=filters.validated_data.get("email")
@@ -120,6 +121,7 @@ class ContactUpdateInput(serializers.Serializer):
 class ContactDetailApi(TenantApi):
     required_permission = PERMISSION
     audit_target_type = "contact"
+    error_statuses = (409,)  # the e-mail is taken
 
     def _get(self, pk: int) -> Contact:
         return get_object_or_404(selectors.contact_list_qs(), pk=pk)
@@ -142,7 +144,7 @@ class ContactDetailApi(TenantApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ImportOutput(serializers.Serializer):
+class ContactImportOutput(serializers.Serializer):
     rows = serializers.IntegerField()
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
@@ -175,7 +177,7 @@ class ContactImportApi(TenantApi):
                 "required": ["file"],
             }
         },
-        responses={200: ImportOutput, 400: ImportOutput},
+        responses={200: ContactImportOutput},
         operation_id="contact_import",
     )
     def post(self, request: Request) -> Response:
@@ -197,7 +199,14 @@ class ContactImportApi(TenantApi):
         report = services.contacts_import(
             data=upload.read(services.IMPORT_MAX_BYTES + 1), contact_list=contact_list, skip_invalid=skip
         )
-        body = ImportOutput(
+        if not report.written:
+            # One error shape: every refused row, with its reasons, under details.rows.
+            raise services.DistributionError(
+                f"{len(report.errors)} row(s) are not valid; nothing was imported.",
+                code="invalid_rows",
+                details={"rows": report.errors[:1000]},
+            )
+        body = ContactImportOutput(
             {
                 "rows": report.rows,
                 "created": report.created,
@@ -208,18 +217,6 @@ class ContactImportApi(TenantApi):
                 "refused": report.errors,
             }
         ).data
-        if not report.written:
-            return Response(
-                {
-                    "error": {
-                        "code": "invalid_rows",
-                        "message": f"{len(report.errors)} row(s) are not valid; nothing was imported.",
-                        "details": {"rows": report.errors[:1000]},
-                    },
-                    "report": body,
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
         return Response(body)
 
 
@@ -247,6 +244,7 @@ def _list_body(pk: int) -> dict[str, Any]:
 class ContactListsApi(TenantApi):
     required_permission = PERMISSION
     audit_target_type = "contact_list"
+    error_statuses = (409,)  # the name is taken
 
     @extend_schema(
         responses={200: paginated(ContactListOutput(many=True), "PaginatedContactListList")},
@@ -275,6 +273,7 @@ class ContactListUpdateInput(serializers.Serializer):
 class ContactListDetailApi(TenantApi):
     required_permission = PERMISSION
     audit_target_type = "contact_list"
+    error_statuses = (409,)  # the name is taken
 
     @extend_schema(responses={200: ContactListOutput}, operation_id="contact_list_get")
     def get(self, request: Request, pk: int) -> Response:
@@ -301,11 +300,11 @@ class ContactListDetailApi(TenantApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MembersInput(serializers.Serializer):
+class ContactListMembersInput(serializers.Serializer):
     contacts = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_IDS)
 
 
-class MembersOutput(serializers.Serializer):
+class ContactListMembersOutput(serializers.Serializer):
     changed = serializers.IntegerField(help_text="Contacts added (POST) or removed (DELETE).")
     size = serializers.IntegerField()
 
@@ -318,7 +317,7 @@ class ContactListMembersApi(TenantApi):
 
     def _change(self, request: Request, pk: int, add: bool) -> Response:
         contact_list = get_object_or_404(ContactList, pk=pk)
-        data = MembersInput(data=request.data)
+        data = ContactListMembersInput(data=request.data)
         data.is_valid(raise_exception=True)
         ids = data.validated_data["contacts"]
         if add:
@@ -327,11 +326,15 @@ class ContactListMembersApi(TenantApi):
             changed = services.contact_list_remove(contact_list=contact_list, contact_ids=ids)
         return Response({"changed": changed, "size": _list_body(pk)["size"]})
 
-    @extend_schema(request=MembersInput, responses={200: MembersOutput}, operation_id="contact_list_add")
+    @extend_schema(
+        request=ContactListMembersInput, responses={200: ContactListMembersOutput}, operation_id="contact_list_add"
+    )
     def post(self, request: Request, pk: int) -> Response:
         return self._change(request, pk, add=True)
 
-    @extend_schema(request=MembersInput, responses={200: MembersOutput}, operation_id="contact_list_remove")
+    @extend_schema(
+        request=ContactListMembersInput, responses={200: ContactListMembersOutput}, operation_id="contact_list_remove"
+    )
     def delete(self, request: Request, pk: int) -> Response:
         return self._change(request, pk, add=False)
 
@@ -394,6 +397,7 @@ class DistributionCreateApi(TenantApi):
 
     required_permission = PERMISSION
     audit_target_type = "survey"
+    error_statuses = (409,)  # the survey is not published
 
     @extend_schema(
         responses={200: paginated(DistributionOutput(many=True), "PaginatedDistributionList")},
@@ -449,7 +453,7 @@ class DistributionDetailApi(TenantApi):
         return Response(DistributionOutput(_distribution(distribution, counts)).data)
 
 
-class InvitationOutput(serializers.Serializer):
+class ContactInvitationOutput(serializers.Serializer):
     id = serializers.IntegerField()
     contact_id = serializers.IntegerField()
     email = serializers.EmailField()
@@ -462,7 +466,7 @@ class InvitationOutput(serializers.Serializer):
     error = serializers.CharField(allow_blank=True)
 
 
-class InvitationFilter(serializers.Serializer):
+class ContactInvitationFilter(serializers.Serializer):
     status = serializers.ChoiceField(choices=Invitation.Status.choices, required=False)
 
 
@@ -472,13 +476,13 @@ class DistributionInvitationsApi(TenantApi):
     required_permission = PERMISSION
 
     @extend_schema(
-        parameters=[InvitationFilter, OpenApiParameter("cursor", str, required=False)],
-        responses={200: paginated(InvitationOutput(many=True), "PaginatedInvitationList")},
+        parameters=[ContactInvitationFilter, OpenApiParameter("cursor", str, required=False)],
+        responses={200: paginated(ContactInvitationOutput(many=True), "PaginatedInvitationList")},
         operation_id="distribution_invitations",
     )
     def get(self, request: Request, pk: int) -> Response:
         distribution = get_object_or_404(Distribution, pk=pk)
-        filters = InvitationFilter(data=request.query_params)
+        filters = ContactInvitationFilter(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         qs = Invitation.objects.filter(distribution=distribution).select_related("contact")
         if "status" in filters.validated_data:

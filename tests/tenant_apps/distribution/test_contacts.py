@@ -142,7 +142,6 @@ def test_csv_with_broken_rows_is_refused_with_a_report_and_writes_nothing(admin_
     assert "email" in rows[3]["errors"]
     assert "row" in rows[4]["errors"]
     assert "first_name" in rows[5]["errors"]
-    assert body["report"]["written"] is False
     assert _count(tenant_a) == before
 
     # skip_invalid: the good row goes in, the bad ones are reported.
@@ -258,3 +257,72 @@ def test_other_tenants_contacts_lists_and_distributions_are_invisible(
         )
         assert response.status_code == 400, response.content
     assert other.get(f"/api/v1/contacts/{contact['id']}/").status_code == 200
+
+
+def test_bad_distribution_requests_are_refused_and_write_nothing(admin_client: Client, tenant_a: Any) -> None:
+    from tenant_apps.distribution.models import Distribution, Invitation
+    from tests.factories import SurveyFactory
+
+    published = SurveyFactory(tenant=tenant_a, published=True)
+    draft = SurveyFactory(tenant=tenant_a)
+    contact = contact_create(admin_client, unique_email())["id"]
+    empty_list = admin_client.post("/api/v1/contact-lists/", {"name": f"Empty {contact}"}, "application/json")
+    with tenant_context(tenant_a):
+        before = (Distribution.objects.count(), Invitation.objects.count())
+    ok = {"subject": "Hi", "message": "Please"}
+    cases: list[tuple[int, int, dict[str, Any], str | None]] = [
+        (draft.pk, 409, {**ok, "contacts": [contact]}, "survey_not_published"),
+        (published.pk, 400, ok, None),  # neither a list nor contacts
+        (published.pk, 400, {**ok, "contacts": [contact], "list": empty_list.json()["id"]}, None),
+        (published.pk, 400, {**ok, "list": 999_999_999}, None),
+        (published.pk, 400, {**ok, "list": empty_list.json()["id"]}, "no_contacts"),
+        (published.pk, 400, {**ok, "contacts": [contact, 999_999_999]}, "unknown_contacts"),
+        (published.pk, 400, {**ok, "contacts": ["x"]}, None),
+        (published.pk, 400, {**ok, "contacts": []}, "no_contacts"),
+        (published.pk, 400, {**ok, "contacts": [contact], "subject": "a\u0000b"}, None),
+        (published.pk, 400, {**ok, "contacts": [contact], "message": "x" * 5001}, None),
+        (published.pk, 400, {**ok, "contacts": [contact], "reminders_max": 6}, None),
+        (published.pk, 400, {**ok, "contacts": [contact], "reminder_interval_hours": 0}, None),
+        (published.pk, 400, {"contacts": [contact]}, None),
+        (999_999_999, 404, {**ok, "contacts": [contact]}, None),
+    ]
+    for survey_id, expected, body, code in cases:
+        response = admin_client.post(
+            f"/api/v1/surveys/{survey_id}/distributions/", body, content_type="application/json"
+        )
+        assert response.status_code == expected, (body, response.content)
+        if code:
+            assert response.json()["error"]["code"] == code, response.content
+    raw = admin_client.post(
+        f"/api/v1/surveys/{published.pk}/distributions/",
+        b'{"contacts": [1], "subject": "\\u0000", "message": "x"}',
+        content_type="application/json",
+    )
+    assert raw.status_code == 400
+    with tenant_context(tenant_a):
+        assert (Distribution.objects.count(), Invitation.objects.count()) == before
+
+
+def test_contact_list_endpoint_queries_do_not_grow_with_the_page(
+    make_tenant: Any, make_member: Any, api_client_for: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tenant_apps.distribution import services
+
+    tenant = make_tenant()
+    client = api_client_for(make_member(tenant, role="admin"), tenant)
+    with tenant_context(tenant):
+        lists = [services.contact_list_create(name=f"L{i}") for i in range(2)]
+        for _ in range(30):
+            services.contact_create(email=unique_email(), lists=lists, attributes={"a": "b"})
+    counts = []
+    for size in (5, 30):
+        client.get("/api/v1/contacts/", {"page_size": size})  # warm the permission cache
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/api/v1/contacts/", {"page_size": size})
+        assert len(response.json()["results"]) == size
+        assert len(response.json()["results"][0]["lists"]) == 2
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts

@@ -258,3 +258,42 @@ def test_send_rate_is_a_per_tenant_budget(make_tenant: Any, mailoutbox: list[Any
             assert services.send_rate_take(5)[0] == 5  # another organisation: a budget of its own
     # In this process pytest-django swaps in its in-memory mail backend: exactly one message went out.
     assert len(mailoutbox) == 1
+
+
+def test_an_invitation_link_saves_drafts_and_the_page_carries_it(tenant_a: Any, invited_survey: Any) -> None:
+    """Drafts on an invited-only survey need the link too; the page hands its token to the script."""
+    from tenant_apps.distribution import services
+    from tenant_apps.distribution.links import invitation_token
+
+    with tenant_context(tenant_a):
+        contact = services.contact_create(email=unique_email("draft"), attributes={"department": "Legal"})
+        distribution = Distribution.objects.create(survey=invited_survey, subject="s", message="m")
+        invitation = Invitation.objects.create(
+            distribution=distribution, survey_id=invited_survey.pk, contact=contact, nonce="n1", status="sent"
+        )
+        token = invitation_token(invitation)
+    respondent = client_of(tenant_a)
+    link = invited_survey.public_link
+    refused = respondent.put(f"/api/v1/s/{link}/draft/", {"answers": {"q_name": "A"}}, content_type="application/json")
+    assert refused.status_code == 403
+    saved = respondent.put(
+        f"/api/v1/s/{link}/draft/",
+        {"answers": {"q_name": "A"}},
+        content_type="application/json",
+        HTTP_X_INVITATION_TOKEN=token,
+    )
+    assert saved.status_code == 200, saved.content
+    page = respondent.get(f"/s/{link}", {"i": token})
+    assert page.status_code == 200
+    assert token.encode() in page.content
+    # A new nonce revokes the links already sent.
+    with tenant_context(tenant_a):
+        Invitation.objects.filter(pk=invitation.pk).update(nonce="n2")
+    revoked = respondent.get(f"/api/v1/s/{link}/", HTTP_X_INVITATION_TOKEN=token)
+    assert revoked.status_code == 403
+    assert revoked.json()["error"]["code"] == "invitation_invalid"
+    # A link for another survey of the same organisation does not open this one.
+    from tests.factories import SurveyFactory
+
+    other = SurveyFactory(tenant=tenant_a, published=True, access="invited")
+    assert respondent.get(f"/api/v1/s/{other.public_link}/", HTTP_X_INVITATION_TOKEN=token).status_code == 403

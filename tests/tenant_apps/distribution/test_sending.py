@@ -297,3 +297,29 @@ def test_an_invitation_link_saves_drafts_and_the_page_carries_it(tenant_a: Any, 
 
     other = SurveyFactory(tenant=tenant_a, published=True, access="invited")
     assert respondent.get(f"/api/v1/s/{other.public_link}/", HTTP_X_INVITATION_TOKEN=token).status_code == 403
+
+
+def test_a_mail_server_that_is_down_leaves_invitations_queued_for_the_retry(make_tenant: Any) -> None:
+    """A connection error is not a refusal: nothing is marked failed, the task raises to be retried."""
+    import secrets
+
+    from tenant_apps.distribution import services
+    from tests.conftest import free_port
+    from tests.factories import SurveyFactory
+
+    tenant = make_tenant()
+    survey = SurveyFactory(tenant=tenant, published=True)
+    closed_port = free_port()
+    with (
+        override_settings(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_PORT=closed_port),
+        tenant_context(tenant),
+    ):
+        contact = services.contact_create(email=unique_email("down"))
+        distribution = Distribution.objects.create(survey=survey, subject="s", message="m")
+        Invitation.objects.create(
+            distribution=distribution, survey_id=survey.pk, contact=contact, nonce=secrets.token_hex(8)
+        )
+        with pytest.raises(ConnectionError):
+            services.distribution_send_batch(distribution_id=distribution.pk)
+        assert Invitation.objects.get(distribution=distribution).status == "queued"
+        assert Distribution.objects.get(pk=distribution.pk).status == "sending"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse
@@ -72,12 +73,15 @@ class DraftSaveApi(RespondentApi):
             token=data.validated_data.get("token"),
         )
         code = services.resume_code(survey_id=loaded.survey_id, uid=saved.uid, token=saved.token)
+        resume_url = f"/s/{link}?r={code}"
+        if invitation_of(request) is not None:  # a personal link's draft resumes through that link
+            resume_url += "&" + urlencode({"i": request.headers.get("X-Invitation-Token", "")})
         return Response(
             {
                 "submission_id": saved.uid,
                 "token": saved.token,
                 "expires_at": saved.expires_at,
-                "resume_url": f"/s/{link}?r={code}",
+                "resume_url": resume_url,
             }
         )
 

@@ -145,7 +145,7 @@ def test_invitations_are_sent_and_the_personal_link_works_once(
 
 
 def test_reminders_go_to_non_responders_and_unsubscribe_stops_everything(
-    admin_client: Client, tenant_a: Any, invited_survey: Any, smtp_server: Any
+    admin_client: Client, tenant_a: Any, tenant_b: Any, invited_survey: Any, smtp_server: Any
 ) -> None:
     from shared_apps.core import registry
     from shared_apps.tenants.tasks import periodic_fan_out_task
@@ -175,6 +175,11 @@ def test_reminders_go_to_non_responders_and_unsubscribe_stops_everything(
     assert done.status_code == 200
     assert b'data-status="unsubscribed"' in done.content
     assert respondent.get("/unsubscribe?token=forged").status_code == 404
+    # Bound to its organisation: the same token on another organisation's host is not valid.
+    from tests.conftest import host_of
+
+    foreign = Client(HTTP_HOST=host_of(tenant_b)).post(unsubscribe)
+    assert foreign.status_code == 404
     assert admin_client.get(f"/api/v1/contacts/{ids[2]}/").json()["unsubscribed_at"] is not None
 
     # Nothing is due yet: the beat's run reminds nobody.
@@ -283,6 +288,9 @@ def test_an_invitation_link_saves_drafts_and_the_page_carries_it(tenant_a: Any, 
         HTTP_X_INVITATION_TOKEN=token,
     )
     assert saved.status_code == 200, saved.content
+    resumed = respondent.get(saved.json()["resume_url"])  # on another device: the link carries the invitation
+    assert resumed.status_code == 200
+    assert b'"submission_id"' in resumed.content
     page = respondent.get(f"/s/{link}", {"i": token})
     assert page.status_code == 200
     assert token.encode() in page.content

@@ -30,6 +30,7 @@ app.conf.update(
         "tenant_apps.notifications.tasks.*": {"queue": "notifications"},
         # Slow receivers (up to the 10 s timeout each) must not hold up e-mail or publishing.
         "tenant_apps.webhooks.tasks.*": {"queue": "webhooks"},
+        "tenant_apps.distribution.tasks.*": {"queue": "notifications"},
     },
     task_acks_late=True,
     task_reject_on_worker_lost=True,

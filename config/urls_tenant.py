@@ -5,6 +5,8 @@ from django.urls import path
 from config.urls_common import api_doc_patterns
 from tenant_apps.analytics.urls import urlpatterns as analytics_urls
 from tenant_apps.audit.apis import AuditEventListApi
+from tenant_apps.distribution.urls import urlpatterns as distribution_urls
+from tenant_apps.distribution.views import unsubscribe_page
 from tenant_apps.exports.urls import urlpatterns as export_urls
 from tenant_apps.members import apis as members
 from tenant_apps.members.views import invitation_accept_page
@@ -41,8 +43,10 @@ urlpatterns = [
     *analytics_urls,
     *export_urls,
     *webhook_urls,
+    *distribution_urls,
     path("s/<str:link>", respondent_page, name="respondent-page"),
     path("invitations/accept", invitation_accept_page, name="invitation-accept-page"),
+    path("unsubscribe", unsubscribe_page, name="unsubscribe-page"),
     *api_doc_patterns("config.urls_tenant"),
 ]
 

@@ -216,6 +216,15 @@ class _Mailbox:
     def __init__(self) -> None:
         self.messages: list[object] = []
 
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: object, address: str, rcpt_options: list[str]
+    ) -> str:
+        # Addresses at refused.test are refused, as a real server refuses an unknown mailbox.
+        if address.lower().endswith("@refused.test"):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
+        return "250 OK"
+
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         import email
 

@@ -60,6 +60,7 @@ TENANT_APPS = [
     "tenant_apps.exports",
     "tenant_apps.webhooks",
     "tenant_apps.pii",
+    "tenant_apps.distribution",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -222,6 +223,10 @@ EMAIL_HOST_PASSWORD: str = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS: bool = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL: str = env("DEFAULT_FROM_EMAIL", default="Survey platform <no-reply@localhost>")
+# Survey invitations and reminders: each organisation may send this many per minute (its own budget),
+# in batches of DISTRIBUTION_BATCH_SIZE over one SMTP connection.
+DISTRIBUTION_SEND_RATE_PER_MINUTE: int = env.int("DISTRIBUTION_SEND_RATE_PER_MINUTE", default=600)
+DISTRIBUTION_BATCH_SIZE: int = env.int("DISTRIBUTION_BATCH_SIZE", default=50)
 
 # --- REST API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -263,6 +268,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ExportFormatEnum": "tenant_apps.exports.models.ExportJob.Format",
         "WebhookDeliveryStatusEnum": "tenant_apps.webhooks.models.WebhookDelivery.Status",
+        "DistributionStatusEnum": "tenant_apps.distribution.models.Distribution.Status",
+        "ContactInvitationStatusEnum": "tenant_apps.distribution.models.Invitation.Status",
     },
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse
@@ -27,7 +28,7 @@ from tenant_apps.pii.services import answers_reveal
 from tenant_apps.responses import services
 from tenant_apps.responses.models import Submission
 from tenant_apps.responses.selectors import answers_for, draft_list, submission_list
-from tenant_apps.surveys.apis import RespondentThrottle, open_survey
+from tenant_apps.surveys.apis import RespondentThrottle, invitation_of, open_survey
 from tenant_apps.surveys.definition import pii_fields
 from tenant_apps.surveys.load import LoadedSurvey, version_definition
 from tenant_apps.surveys.models import Survey, SurveyVersion
@@ -76,12 +77,15 @@ class DraftSaveApi(RespondentApi):
             pii=pii_fields(version_definition(loaded.version_id)),
         )
         code = services.resume_code(survey_id=loaded.survey_id, uid=saved.uid, token=saved.token)
+        resume_url = f"/s/{link}?r={code}"
+        if invitation_of(request) is not None:  # a personal link's draft resumes through that link
+            resume_url += "&" + urlencode({"i": request.headers.get("X-Invitation-Token", "")})
         return Response(
             {
                 "submission_id": saved.uid,
                 "token": saved.token,
                 "expires_at": saved.expires_at,
-                "resume_url": f"/s/{link}?r={code}",
+                "resume_url": resume_url,
             }
         )
 
@@ -175,12 +179,19 @@ class SubmitApi(RespondentApi):
         parameters=[
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
             OpenApiParameter("X-Respondent-Key", str, OpenApiParameter.HEADER, required=False),
+            OpenApiParameter(
+                "X-Invitation-Token",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="The `i` parameter of a personal invitation link (required for invited-only surveys).",
+            ),
         ],
         responses={201: OutputSerializer, 200: OutputSerializer},
         operation_id="submission_create",
     )
     def post(self, request: Request, link: str) -> HttpResponse | Response:
-        loaded = open_survey(request, link)
+        loaded = open_survey(request, link, allow_used_invitation=True)
         if isinstance(loaded, HttpResponse):
             return loaded
         data = SubmitInput(data=request.data)
@@ -188,8 +199,21 @@ class SubmitApi(RespondentApi):
         idempotency_key = request.headers.get("Idempotency-Key") or None
         if idempotency_key is not None and not KEY_RE.match(idempotency_key):
             raise ValidationError({"Idempotency-Key": ["8 to 128 letters, digits or . _ : -"]})
+        definition = version_definition(loaded.version_id)
+        answers = data.validated_data["answers"]
+        meta: dict[str, Any] = {"user_agent": request.headers.get("User-Agent", "")[:200], "ip": client_ip(request)}
         respondent_key = _respondent_key(request, loaded)
-        if loaded.one_response_per_respondent and respondent_key is None:
+        one_per_respondent = loaded.one_response_per_respondent
+        invitation = invitation_of(request)
+        if invitation is not None:
+            # Through a personal link: one response per contact, attributed to it; the contact's
+            # attributes fill the hidden fields (the server's values win over the page's).
+            answers = {**answers, **invitation.hidden_answers(definition)}
+            raw = f"{current_schema()}|{loaded.survey_id}|{invitation.respondent_key}"
+            respondent_key = hashlib.sha256(raw.encode()).hexdigest()[:40]
+            one_per_respondent = True
+            meta.update(invitation_id=invitation.invitation_id, contact_id=invitation.contact_id)
+        if one_per_respondent and respondent_key is None:
             raise ValidationError(
                 {
                     "X-Respondent-Key": [
@@ -201,16 +225,16 @@ class SubmitApi(RespondentApi):
         submitted = services.submission_create(
             survey_id=loaded.survey_id,
             version_id=loaded.version_id,
-            definition=version_definition(loaded.version_id),
-            answers=data.validated_data["answers"],
+            definition=definition,
+            answers=answers,
             uid=str(uid) if uid else None,
             token=data.validated_data.get("token"),
             idempotency_key=idempotency_key,
             respondent_id=request.user.id if isinstance(request.user, Principal) else None,
             respondent_key=respondent_key,
-            one_per_respondent=loaded.one_response_per_respondent,
+            one_per_respondent=one_per_respondent,
             notify_owners=loaded.notify_owners,
-            meta={"user_agent": request.headers.get("User-Agent", "")[:200], "ip": client_ip(request)},
+            meta=meta,
         )
         return Response(
             {"submission_id": submitted.uid, **submitted.result},

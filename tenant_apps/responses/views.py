@@ -10,6 +10,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from shared_apps.core.errors import DomainError
 from tenant_apps.responses.services import ResponseError, resume_code_open
 from tenant_apps.surveys.load import now, survey_load
 
@@ -21,6 +22,14 @@ STATUS_PAGES = {
     "survey_not_open": (403, "This survey is not open yet"),
     "survey_full": (410, "This survey is full"),
     "sign_in_required": (401, "Sign in to answer this survey"),
+    "invitation_required": (403, "This survey is by invitation"),
+    "invitation_invalid": (403, "This invitation link is not valid"),
+    "invitation_used": (410, "You have already responded"),
+}
+PAGE_MESSAGES = {
+    "survey_not_found": "There is no survey at this link. Check the address you were given.",
+    "sign_in_required": "This survey is for members of the organisation; open it from your account.",
+    "invitation_required": "Open the personal link you received by e-mail to answer this survey.",
 }
 
 
@@ -42,17 +51,28 @@ def respondent_page(request: HttpRequest, link: str) -> HttpResponse:
     organisation = request.tenant  # type: ignore[attr-defined]
     loaded = survey_load(link=link)
     code = "survey_not_found" if loaded is None or loaded.status == "archived" else loaded.availability(now())[0]
-    if code == "open" and loaded is not None and loaded.access != "anonymous":
+    invitation: Any = None
+    message = ""
+    token = request.GET.get("i", "")[:300]
+    if code == "open" and loaded is not None and (token or loaded.access == "invited"):
+        # A personal invitation link (tenant_apps.distribution): the only way into an invited survey.
+        from tenant_apps.distribution.links import invitation_open
+
+        if not token:
+            code = "invitation_required"
+        else:
+            try:
+                invitation = invitation_open(token=token, survey_id=loaded.survey_id)
+            except DomainError as exc:
+                code, message = exc.code, exc.message
+    elif code == "open" and loaded is not None and loaded.access != "anonymous":
         code = "sign_in_required"
     if code != "open" or loaded is None:
         status, heading = STATUS_PAGES[code]
-        message = (
+        message = message or (
             loaded.availability(now())[1]
-            if loaded is not None and code not in ("survey_not_found", "sign_in_required")
-            else {
-                "survey_not_found": "There is no survey at this link. Check the address you were given.",
-                "sign_in_required": "This survey is for members of the organisation; open it from your account.",
-            }.get(code, "")
+            if loaded is not None and code not in PAGE_MESSAGES
+            else PAGE_MESSAGES.get(code, "")
         )
         survey_branding = json.loads(loaded.body)["survey"].get("branding") if loaded is not None else None
         branding, css_vars = branding_for(organisation, survey_branding)
@@ -74,13 +94,17 @@ def respondent_page(request: HttpRequest, link: str) -> HttpResponse:
     # Inline the survey (no second request); "</" is escaped so the JSON cannot close the script element.
     survey_json = loaded.body.decode().replace("</", "<\\/")
     # A short resume code (?r=) opens here into the draft's id and token; the page then loads the draft.
-    resume: dict[str, str] = {}
+    resume: dict[str, Any] = {}
+    if invitation is not None:
+        # The page sends the token with every call, and fills hidden fields (and so piping) from the contact.
+        resume["invitation"] = token
+        resume["hidden"] = invitation.hidden_answers(document["definition"])
     if request.GET.get("r"):
         try:
-            uid, token = resume_code_open(survey_id=loaded.survey_id, code=request.GET["r"][:100])
-            resume = {"submission_id": uid, "token": token}
+            uid, draft_token = resume_code_open(survey_id=loaded.survey_id, code=request.GET["r"][:100])
+            resume.update(submission_id=uid, token=draft_token)
         except ResponseError as exc:
-            resume = {"error": exc.message}
+            resume["error"] = exc.message
     response = render(
         request,
         "respondent/page.html",

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
-from shared_apps.core.errors import error_response
+from shared_apps.core.errors import DomainError, error_response
 from tenant_apps.apibase import TenantApi
 from tenant_apps.members.access import PUBLIC, Principal, TenantJWTAuthentication
 from tenant_apps.surveys import selectors, services
@@ -437,8 +437,12 @@ class SurveyImportApi(SurveyApi):
         return _builder_response(survey, code=status.HTTP_201_CREATED)
 
 
-def open_survey(request: Request, link: str) -> LoadedSurvey | HttpResponse:
-    """The published survey at ``link`` if this caller may answer it now, else the response to send."""
+def open_survey(request: Request, link: str, *, allow_used_invitation: bool = False) -> LoadedSurvey | HttpResponse:
+    """The published survey at ``link`` if this caller may answer it now, else the response to send.
+
+    A personal invitation link (header ``X-Invitation-Token``) opens any survey and is the only way
+    into an ``invited`` one; the invitation is then ``invitation_of(request)``. A used invitation is
+    refused (410) unless ``allow_used_invitation`` (the submit, which answers a repeat itself)."""
     loaded = survey_load(link=link)
     if loaded is None or loaded.status == Survey.Status.ARCHIVED:
         return error_response(404, "survey_not_found", "There is no survey at this link.")
@@ -447,6 +451,9 @@ def open_survey(request: Request, link: str) -> LoadedSurvey | HttpResponse:
         opens_at = loaded.opens_at if code == "survey_not_open" else None
         details = {"opens_at": opens_at.isoformat()} if opens_at else None
         return error_response(403 if code == "survey_not_open" else 410, code, message, details)
+    token = request.headers.get("X-Invitation-Token", "")
+    if token or loaded.access == Survey.Access.INVITED:
+        return _open_invited(request, loaded, token, allow_used_invitation)
     if loaded.access != Survey.Access.ANONYMOUS and not isinstance(request.user, Principal):
         return error_response(
             401,
@@ -455,6 +462,28 @@ def open_survey(request: Request, link: str) -> LoadedSurvey | HttpResponse:
             headers={"WWW-Authenticate": 'Bearer realm="api"'},
         )
     return loaded
+
+
+def _open_invited(request: Request, loaded: LoadedSurvey, token: str, allow_used: bool) -> LoadedSurvey | HttpResponse:
+    if not token:
+        return error_response(
+            403,
+            "invitation_required",
+            "This survey is answered by invitation only: open the personal link you received by e-mail.",
+        )
+    from tenant_apps.distribution.links import invitation_open
+
+    try:
+        invitation = invitation_open(token=token, survey_id=loaded.survey_id, allow_used=allow_used)
+    except DomainError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    request._request.survey_invitation = invitation  # type: ignore[attr-defined]
+    return loaded
+
+
+def invitation_of(request: Request) -> Any:
+    """The invitation (``tenant_apps.distribution.links.InvitationAccess``) ``open_survey`` admitted, or None."""
+    return getattr(request._request, "survey_invitation", None)
 
 
 class RespondentThrottle(ScopedRateThrottle):

@@ -434,3 +434,52 @@ def test_invitation_email_link_opens_a_page_that_accepts(  # noqa: PLR0917 - pyt
     page.screenshot(path=str(ARTEFACTS / "invitation-accepted.png"), full_page=True)
     context.close()
     assert login(tenant_a, email, "ivy-passphrase-2026")["access"]
+
+
+def test_a_personal_invitation_link_fills_hidden_fields_and_works_once(browser, live_servers, make_tenant):
+    """An invited-only survey opened from a contact's link: the contact's attribute fills the hidden
+    field and is piped into the end screen; the link then says it was used."""
+    from tenant_apps.distribution import services as distribution
+    from tenant_apps.distribution.links import invitation_token
+    from tenant_apps.distribution.models import Distribution, Invitation
+
+    tenant = make_tenant(name="Invited Org")
+    definition = {
+        "end_screens": [{"id": "thanks", "text": "Thanks {{q_name|friend}} from {{q_dept|nowhere}}!"}],
+        "pages": [
+            {
+                "id": "p1",
+                "title": "Hello",
+                "questions": [
+                    {"id": "q_name", "type": "short_text", "text": "Your name", "required": True},
+                    {"id": "q_dept", "type": "hidden", "param": "department"},
+                ],
+            }
+        ],
+    }
+    survey = _publish(tenant, definition, access="invited")
+    with tenant_context(tenant):
+        contact = distribution.contact_create(email="ivy@example.test", attributes={"department": "Legal"})
+        sent = Distribution.objects.create(survey=survey, subject="s", message="m")
+        invitation = Invitation.objects.create(
+            distribution=sent, survey_id=survey.pk, contact=contact, nonce="n", status="sent"
+        )
+        token = invitation_token(invitation)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(_url(live_servers, tenant, f"/s/{survey.public_link}"))
+    page.get_by_text("Open the personal link you received by e-mail").wait_for()
+    page.goto(_url(live_servers, tenant, f"/s/{survey.public_link}?i={token}"))
+    page.get_by_role("heading", name="Hello").wait_for()
+    _type(page.get_by_label("Your name"), "Ivy")
+    page.get_by_role("button", name="Submit").click()
+    end = page.locator("[data-end-screen]")
+    end.wait_for()
+    assert end.inner_text() == "Thanks Ivy from Legal!"
+    page.goto(_url(live_servers, tenant, f"/s/{survey.public_link}?i={token}"))
+    page.get_by_role("heading", name="You have already responded").wait_for()
+    context.close()
+    with tenant_context(tenant):
+        assert Invitation.objects.get(pk=invitation.pk).status == "responded"
+        submission = Submission.objects.get(survey_id=survey.pk)
+        assert submission.meta["contact_id"] == contact.pk

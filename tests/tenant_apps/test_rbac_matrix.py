@@ -28,7 +28,7 @@ S = "/api/v1/surveys"
 ROLES = [*BUILTIN_ROLES, "custom", "anonymous"]
 DOC_ROUTES = {"schema", "swagger-ui", "redoc"}
 # Server-rendered HTML pages for respondents (public by design; tested in test_respondent_page.py).
-PAGE_ROUTES = {"respondent-page", "invitation-accept-page"}
+PAGE_ROUTES = {"respondent-page", "invitation-accept-page", "unsubscribe-page"}
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,38 @@ def _fresh_webhook_delivery(tenant: Any) -> str:
         endpoint = WebhookEndpoint.objects.get(pk=int(path.rstrip("/").rsplit("/", 1)[1]))
         delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, status="failed")
     return f"{path}deliveries/{delivery.pk}/"
+
+
+def _fresh_contact(tenant: Any) -> int:
+    from tenant_apps.distribution.services import contact_create
+
+    with tenant_context(tenant):
+        return contact_create(email=f"c-{uuid.uuid4().hex[:8]}@example.test").pk
+
+
+def _fresh_contact_list(tenant: Any) -> int:
+    from tenant_apps.distribution.services import contact_list_create
+
+    with tenant_context(tenant):
+        return contact_list_create(name=f"List {uuid.uuid4().hex[:8]}").pk
+
+
+def _fresh_distribution(tenant: Any) -> int:
+    from tenant_apps.distribution.services import distribution_create
+
+    survey = _fresh_survey(tenant, publish=True)
+    contact_id = _fresh_contact(tenant)
+    with tenant_context(tenant):
+        return distribution_create(
+            survey=survey,
+            contact_list=None,
+            contact_ids=[contact_id],
+            subject="Hello",
+            message="Please answer.",
+            reminders_max=0,
+            reminder_interval_hours=24,
+            actor_id=None,
+        ).distribution.pk
 
 
 def _publication_path(survey: Any) -> str:
@@ -462,6 +494,108 @@ CASES = [
         lambda t: f"/api/v1/s/{_fresh_survey(t, publish=True).public_link}/submit/",
         lambda t: {"answers": {"q_role": "dev", "q_nps": 9}},
         expect=201,
+    ),
+    Case("contact-list", "get", "distribution.manage", lambda t: "/api/v1/contacts/"),
+    Case(
+        "contact-list",
+        "post",
+        "distribution.manage",
+        lambda t: "/api/v1/contacts/",
+        lambda t: {"email": f"new-{uuid.uuid4().hex[:8]}@example.test", "attributes": {"team": "a"}},
+        expect=201,
+    ),
+    # Multipart only: a JSON body passes the permission check and is refused as the wrong media type.
+    Case(
+        "contact-import",
+        "post",
+        "distribution.manage",
+        lambda t: "/api/v1/contacts/import/",
+        lambda t: {"file": "x"},
+        expect=415,
+    ),
+    Case("contact-detail", "get", "distribution.manage", lambda t: f"/api/v1/contacts/{_fresh_contact(t)}/"),
+    Case(
+        "contact-detail",
+        "patch",
+        "distribution.manage",
+        lambda t: f"/api/v1/contacts/{_fresh_contact(t)}/",
+        lambda t: {"first_name": "Renamed"},
+    ),
+    Case(
+        "contact-detail",
+        "delete",
+        "distribution.manage",
+        lambda t: f"/api/v1/contacts/{_fresh_contact(t)}/",
+        expect=204,
+    ),
+    Case("contact-list-list", "get", "distribution.manage", lambda t: "/api/v1/contact-lists/"),
+    Case(
+        "contact-list-list",
+        "post",
+        "distribution.manage",
+        lambda t: "/api/v1/contact-lists/",
+        lambda t: {"name": f"List {uuid.uuid4().hex[:8]}"},
+        expect=201,
+    ),
+    Case(
+        "contact-list-detail",
+        "get",
+        "distribution.manage",
+        lambda t: f"/api/v1/contact-lists/{_fresh_contact_list(t)}/",
+    ),
+    Case(
+        "contact-list-detail",
+        "patch",
+        "distribution.manage",
+        lambda t: f"/api/v1/contact-lists/{_fresh_contact_list(t)}/",
+        lambda t: {"description": "Changed"},
+    ),
+    Case(
+        "contact-list-detail",
+        "delete",
+        "distribution.manage",
+        lambda t: f"/api/v1/contact-lists/{_fresh_contact_list(t)}/",
+        expect=204,
+    ),
+    Case(
+        "contact-list-members",
+        "post",
+        "distribution.manage",
+        lambda t: f"/api/v1/contact-lists/{_fresh_contact_list(t)}/members/",
+        lambda t: {"contacts": [_fresh_contact(t)]},
+    ),
+    Case(
+        "contact-list-members",
+        "delete",
+        "distribution.manage",
+        lambda t: f"/api/v1/contact-lists/{_fresh_contact_list(t)}/members/",
+        lambda t: {"contacts": [_fresh_contact(t)]},
+    ),
+    Case(
+        "distribution-create",
+        "get",
+        "distribution.manage",
+        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/distributions/",
+    ),
+    Case(
+        "distribution-create",
+        "post",
+        "distribution.manage",
+        lambda t: f"{S}/{_fresh_survey(t, publish=True).pk}/distributions/",
+        lambda t: {"contacts": [_fresh_contact(t)], "subject": "Hi", "message": "Please answer."},
+        expect=202,
+    ),
+    Case(
+        "distribution-detail",
+        "get",
+        "distribution.manage",
+        lambda t: f"/api/v1/distributions/{_fresh_distribution(t)}/",
+    ),
+    Case(
+        "distribution-invitations",
+        "get",
+        "distribution.manage",
+        lambda t: f"/api/v1/distributions/{_fresh_distribution(t)}/invitations/",
     ),
 ]
 

@@ -37,6 +37,9 @@ for (const q of questions.values()) {
     if (value !== null) state.answers[q.id] = value;
   }
 }
+// A personal invitation link: the contact's attributes fill hidden fields (the server fills them too).
+Object.assign(state.answers, resumeData.hidden || {});
+const invitationHeaders = resumeData.invitation ? { "X-Invitation-Token": resumeData.invitation } : {};
 
 function respondentKey() {
   let key = localStorage.getItem("respondent-key");
@@ -198,7 +201,7 @@ function control(q) {
           const form = new FormData();
           form.append("question", q.id);
           form.append("file", file);
-          const response = await fetch(`${api}/files/`, { method: "POST", body: form });
+          const response = await fetch(`${api}/files/`, { method: "POST", body: form, headers: invitationHeaders });
           const payload = await response.json().catch(() => ({}));
           if (response.status === 201) setAnswer(q.id, { file_id: payload.file_id, name: payload.name });
           else showError(q.id, payload.error?.message || "Upload failed.");
@@ -277,7 +280,7 @@ function validatePage(pageId, result) {
 
 async function call(method, url, body, extra = {}) {
   const response = await fetch(url, {
-    method, headers: { "Content-Type": "application/json", "X-Respondent-Key": respondentKey() },
+    method, headers: { "Content-Type": "application/json", "X-Respondent-Key": respondentKey(), ...invitationHeaders },
     body: body ? JSON.stringify(body) : undefined, ...extra,
   });
   const payload = response.status === 204 ? {} : await response.json().catch(() => ({}));

@@ -8,6 +8,7 @@ from tenant_apps.audit.apis import AuditEventListApi
 from tenant_apps.exports.urls import urlpatterns as export_urls
 from tenant_apps.members import apis as members
 from tenant_apps.members.views import invitation_accept_page
+from tenant_apps.privacy.urls import urlpatterns as privacy_urls
 from tenant_apps.responses.urls import urlpatterns as response_urls
 from tenant_apps.responses.views import respondent_page
 from tenant_apps.surveys.urls import urlpatterns as survey_urls
@@ -39,6 +40,7 @@ urlpatterns = [
     *response_urls,
     *analytics_urls,
     *export_urls,
+    *privacy_urls,
     path("s/<str:link>", respondent_page, name="respondent-page"),
     path("invitations/accept", invitation_accept_page, name="invitation-accept-page"),
     *api_doc_patterns("config.urls_tenant"),

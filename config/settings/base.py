@@ -58,6 +58,7 @@ TENANT_APPS = [
     "tenant_apps.responses",
     "tenant_apps.analytics",
     "tenant_apps.exports",
+    "tenant_apps.privacy",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -13,6 +13,9 @@
   organisation (with jitter), the task taking ``schema_name``;
 - **demo lines**: what ``demo_setup`` prints about an organisation (e.g. the demo survey's link);
 - **the audit recorder**: how shared code records an event in an organisation's audit log;
+- **subject sources**: where a tenant app holds data about a data subject (an e-mail or a respondent
+  key): ``find(subject)`` and ``erase(subject, found)``, used by the privacy app's access and erasure
+  requests (the protocol lives in ``tenant_apps.privacy.sources``);
 - **event handlers**: what runs when a domain event happens in a tenant (``response.completed``,
   ``survey.published``, ``survey.closed``, ``export.completed``); emitters call ``emit_event`` inside
   the tenant's context and transaction, handlers defer their work with ``transaction.on_commit``.
@@ -86,6 +89,7 @@ _email_builders: dict[str, str] = {}
 _periodic: dict[str, PeriodicJob] = {}
 _demo_lines: dict[str, DemoLines] = {}
 _audit_recorder: list[AuditRecorder] = []
+_subject_sources: dict[str, Any] = {}
 # event -> {handler name -> handler(event, payload)}
 _event_handlers: dict[str, dict[str, EventHandler]] = {}
 
@@ -146,6 +150,11 @@ def register_audit_recorder(recorder: AuditRecorder) -> None:
     _audit_recorder[:] = [recorder]
 
 
+def register_subject_source(*, name: str, source: Any) -> None:
+    """``source`` has ``find(subject)`` and ``erase(subject, found)`` (see ``tenant_apps.privacy.sources``)."""
+    _once(_subject_sources, name, source)
+
+
 def register_event_handler(*, event: str, name: str, handler: EventHandler) -> None:
     if event not in EVENTS:
         raise RegistryError(f"Unknown event {event!r}; known: {sorted(EVENTS)}.")
@@ -187,6 +196,10 @@ def periodic_job(name: str) -> PeriodicJob:
         return _periodic[name]
     except KeyError:
         raise RegistryError(f"Unknown periodic job {name!r}.") from None
+
+
+def subject_sources() -> list[tuple[str, Any]]:
+    return sorted(_subject_sources.items())
 
 
 def demo_lines() -> list[tuple[str, DemoLines]]:

@@ -139,6 +139,14 @@ def _fresh_export(tenant: Any) -> str:
     return f"/api/v1/exports/{job.pk}/"
 
 
+def _fresh_subject_request(tenant: Any) -> str:
+    from tenant_apps.privacy.services import dsr_access, subject_clean
+
+    with tenant_context(tenant):
+        record, _ = dsr_access(subject=subject_clean(email="nobody@example.test", respondent_key=None))
+    return f"/api/v1/privacy/requests/{record.pk}/"
+
+
 def _publication_path(survey: Any) -> str:
     return f"/api/v1/surveys/{survey.pk}/publications/{survey.publication_id}/"
 
@@ -411,6 +419,16 @@ CASES = [
     Case("export-list", "get", "submission.export", lambda t: "/api/v1/exports/"),
     Case("export-detail", "get", "submission.export", _fresh_export),
     Case("export-detail", "delete", "submission.export", _fresh_export),
+    Case("subject-request-list", "get", "privacy.manage", lambda t: "/api/v1/privacy/requests/"),
+    Case(
+        "subject-request-list",
+        "post",
+        "privacy.manage",
+        lambda t: "/api/v1/privacy/requests/",
+        lambda t: {"kind": "access", "email": "nobody@example.test"},
+        expect=201,
+    ),
+    Case("subject-request-detail", "get", "privacy.manage", _fresh_subject_request),
     Case(
         "submission-create",
         "post",

@@ -287,3 +287,62 @@ def _responses_hll_rebuild(schema: str, survey_id: int) -> None:
     for start in range(0, len(members), 5000):
         pipe.pfadd(key, *members[start : start + 5000])
     pipe.execute()
+
+
+# --- retention: soft-deleted submissions ------------------------------------------------------------
+
+
+def deleted_submissions_purge(*, now: dt.datetime | None = None, batch: int = 500, max_batches: int = 200) -> int:
+    """Delete for good the submissions soft-deleted longer ago than the organisation's
+    ``deleted_retention_days``, ``batch`` at a time (one short transaction each, ``SKIP LOCKED`` so two runs
+    never fight), with their answers, keys and files. Audited once per run that purged something.
+    Aggregates need no change: a soft-deleted submission already left them. Returns how many went."""
+    from shared_apps.tenants.models import Organisation
+
+    schema = current_schema()
+    days = Organisation.objects.filter(schema_name=schema).values_list("deleted_retention_days", flat=True).first()
+    if days is None:
+        return 0
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    total = answers_total = 0
+    paths: list[str] = []
+    for _ in range(max_batches):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, submitted_at, version_id FROM responses_submission "
+                "WHERE deleted_at IS NOT NULL AND deleted_at < %s ORDER BY deleted_at LIMIT %s FOR UPDATE SKIP LOCKED",
+                [cutoff, batch],
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            ids = [row[0] for row in rows]
+            cursor.execute(
+                "SELECT s.version_id, a.question_id, a.value FROM responses_answer a "
+                "JOIN responses_submission s ON s.id = a.submission_id AND s.submitted_at = a.submitted_at "
+                "WHERE a.submission_id = ANY(%s)",
+                [ids],
+            )
+            answer_rows = [(v, q, json.loads(x) if isinstance(x, str) else x) for v, q, x in cursor.fetchall()]
+            definitions = dict(
+                SurveyVersion.objects.filter(pk__in={row[2] for row in rows}).values_list("pk", "definition")
+            )
+            paths += answer_file_paths(definitions=definitions, answers=answer_rows)
+            cursor.execute("DELETE FROM responses_answer WHERE submission_id = ANY(%s)", [ids])
+            answers_total += cursor.rowcount
+            cursor.execute("DELETE FROM responses_submission WHERE id = ANY(%s)", [ids])
+            total += cursor.rowcount
+            SubmissionKey.objects.filter(submission_id__in=ids).delete()
+        if len(rows) < batch:
+            break
+    if total:
+        with transaction.atomic():
+            audit_record(
+                action="submission.purged",
+                target_type="organisation",
+                target_id=schema,
+                changes={"submissions": total, "answers": answers_total, "files": len(paths), "days": days},
+            )
+        _after_erase(schema, [], [], paths)
+        logger.info("purged soft-deleted submissions", extra={"tenant": schema, "submissions": total})
+    return total

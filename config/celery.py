@@ -28,6 +28,8 @@ app.conf.update(
         "tenant_apps.analytics.tasks.*": {"queue": "analytics"},
         "tenant_apps.exports.tasks.*": {"queue": "exports"},
         "tenant_apps.notifications.tasks.*": {"queue": "notifications"},
+        "tenant_apps.privacy.tasks.tenant_export_run": {"queue": "exports"},
+        "tenant_apps.privacy.tasks.*": {"queue": "high_priority"},
     },
     task_acks_late=True,
     task_reject_on_worker_lost=True,

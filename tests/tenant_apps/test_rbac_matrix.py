@@ -147,6 +147,18 @@ def _fresh_subject_request(tenant: Any) -> str:
     return f"/api/v1/privacy/requests/{record.pk}/"
 
 
+def _fresh_tenant_export(tenant: Any) -> str:
+    from django.utils import timezone
+
+    from tenant_apps.privacy.models import TenantExport
+
+    with tenant_context(tenant):
+        export = TenantExport.objects.create(
+            status="failed", created_at=timezone.now(), expires_at=timezone.now() + timezone.timedelta(days=1)
+        )
+    return f"/api/v1/privacy/exports/{export.pk}/"
+
+
 def _publication_path(survey: Any) -> str:
     return f"/api/v1/surveys/{survey.pk}/publications/{survey.publication_id}/"
 
@@ -429,6 +441,9 @@ CASES = [
         expect=201,
     ),
     Case("subject-request-detail", "get", "privacy.manage", _fresh_subject_request),
+    Case("tenant-export-list", "get", "privacy.manage", lambda t: "/api/v1/privacy/exports/"),
+    Case("tenant-export-list", "post", "privacy.manage", lambda t: "/api/v1/privacy/exports/", expect=202),
+    Case("tenant-export-detail", "get", "privacy.manage", _fresh_tenant_export),
     Case(
         "submission-create",
         "post",

@@ -2,7 +2,8 @@
 and ``chain_seq`` (1, 2, ... per month), chained to the previous entry of the same monthly partition.
 
 Writers (``audit_record``) serialise per tenant and month with a transaction-scoped advisory lock, then
-read the last link and insert the next one: three short statements, no trigger, no table lock. The
+read the last link and insert the next one: one extra round trip (``audit_chain_next``), no trigger, no
+table lock. The
 lock is released when the writer's transaction ends, so the next writer (READ COMMITTED: a fresh
 snapshot per statement) always sees the link it chains to. ``audit_verify`` walks every partition
 and names the first entry whose link does not hold (an edited, inserted or removed row)."""
@@ -90,20 +91,14 @@ def chain_next(*, schema_name: str, occurred_at: dt.datetime) -> tuple[int, int,
     ``(id, chain_seq, prev_hash)`` for the entry about to be inserted."""
     start, end = month_bounds(occurred_at)
     with connection.cursor() as cursor:
+        # audit_chain_next (migration audit 0003): lock, then reserve the id and read the last link, in one call.
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"audit_event:{schema_name}:{start:%Y-%m}"]
+            "SELECT * FROM audit_chain_next(%s, %s, %s)", [f"audit_event:{schema_name}:{start:%Y-%m}", start, end]
         )
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('audit_event', 'id')), "
-            "(SELECT ARRAY[chain_seq::text, entry_hash] FROM audit_event "
-            " WHERE occurred_at >= %s AND occurred_at < %s AND chain_seq IS NOT NULL "
-            " ORDER BY chain_seq DESC LIMIT 1)",
-            [start, end],
-        )
-        new_id, last = cursor.fetchone()
-    if not last:
+        new_id, last_seq, last_hash = cursor.fetchone()
+    if last_seq is None:
         return int(new_id), 1, GENESIS
-    return int(new_id), int(last[0]) + 1, str(last[1])
+    return int(new_id), int(last_seq) + 1, str(last_hash)
 
 
 @dataclass(frozen=True)

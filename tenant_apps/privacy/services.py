@@ -261,6 +261,8 @@ def _after_erase(schema: str, draft_uids: list[str], survey_ids: list[int], path
     for uid in draft_uids:
         pipe.delete(tenant_key(schema, "draft", uid))
         pipe.srem(tenant_key(schema, "drafts-dirty"), uid)
+        pipe.delete(tenant_key(schema, "drafts-quarantine", uid))
+        pipe.hdel(tenant_key(schema, "drafts-quarantine"), uid)
     pipe.execute()
     for survey_id in survey_ids:
         _responses_hll_rebuild(schema, survey_id)

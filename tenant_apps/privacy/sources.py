@@ -152,15 +152,21 @@ class DraftSource:
             if _mentions((data or {}).get("answers"), email):
                 found.draft_uids.add(str(uid))
         redis = get_redis_connection("default")
-        prefix = tenant_key(current_schema(), "draft", "")
-        for key in redis.scan_iter(match=f"{_glob_escape(prefix)}*", count=1000):
-            raw = redis.get(key)
-            try:
-                data = json.loads(raw) if raw else None
-            except ValueError:
-                continue
-            if isinstance(data, dict) and _mentions(data.get("answers"), email):
-                found.draft_uids.add(key.decode()[len(prefix) :])
+        # Live drafts, and drafts the sync quarantined (kept aside for inspection).
+        for prefix in (
+            tenant_key(current_schema(), "draft", ""),
+            tenant_key(current_schema(), "drafts-quarantine", ""),
+        ):
+            for key in redis.scan_iter(match=f"{_glob_escape(prefix)}*", count=1000):
+                if redis.type(key) != b"string":
+                    continue
+                raw = redis.get(key)
+                try:
+                    data = json.loads(raw) if raw else None
+                except ValueError:
+                    continue
+                if isinstance(data, dict) and _mentions(data.get("answers"), email):
+                    found.draft_uids.add(key.decode()[len(prefix) :])
         return found
 
     def erase(self, subject: Subject, found: Found) -> int:

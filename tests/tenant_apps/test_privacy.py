@@ -226,3 +226,30 @@ def test_other_tenants_subjects_and_receipts_are_out_of_reach(world, tenant_b, m
     foreign = Client(HTTP_HOST=host_of(tenant_b), HTTP_AUTHORIZATION=f"Bearer {client_a.tokens['access']}")
     refused = foreign.post(R, {"kind": "access", "email": world["email"]}, content_type="application/json")
     assert refused.status_code == 401, refused.content
+
+
+def test_erasure_removes_the_subjects_uploaded_files(make_tenant, make_member, api_client_for):
+    from django.core import signing
+    from django.core.files.storage import default_storage
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tenant_apps.responses.files import FILE_SALT
+
+    tenant = make_tenant()
+    definition = _definition()
+    definition["pages"][0]["questions"].append({"id": "q_cv", "type": "file_upload", "text": "CV"})
+    survey = SurveyFactory(tenant=tenant, definition=definition, published=True)
+    respondent = Client(HTTP_HOST=host_of(tenant))
+    uploaded = respondent.post(
+        f"/api/v1/s/{survey.public_link}/files/", {"question": "q_cv", "file": SimpleUploadedFile("cv.txt", b"me")}
+    )
+    assert uploaded.status_code == 201, uploaded.content
+    file_id = uploaded.json()["file_id"]
+    path = signing.loads(file_id, salt=FILE_SALT)["p"]
+    _submit(tenant, survey, {"q_email": "cv-owner@example.test", "q_cv": {"file_id": file_id}})
+    assert default_storage.exists(path)
+    client = api_client_for(make_member(tenant, "admin"), tenant)
+    response = client.post(R, {"kind": "erase", "email": "cv-owner@example.test"}, content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["receipt"]["counts"]["files"] == 1
+    assert not default_storage.exists(path)

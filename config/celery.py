@@ -30,6 +30,7 @@ app.conf.update(
         "tenant_apps.notifications.tasks.*": {"queue": "notifications"},
         "tenant_apps.privacy.tasks.tenant_export_run": {"queue": "exports"},
         "tenant_apps.privacy.tasks.*": {"queue": "high_priority"},
+        "tenant_apps.audit.tasks.*": {"queue": "high_priority"},
     },
     task_acks_late=True,
     task_reject_on_worker_lost=True,

@@ -120,3 +120,22 @@ def test_concurrent_writers_keep_one_unbroken_chain(make_tenant):
     assert report.broken is None, report.broken
     with tenant_context(tenant):
         assert AuditEvent.objects.filter(action__regex=r"^t[0-9]\.").count() == 90
+
+
+@pytest.mark.worker
+def test_daily_job_alerts_on_a_broken_chain(make_tenant, celery_worker_process):
+    from shared_apps.core import registry
+    from tenant_apps.audit.tasks import audit_chain_verify
+
+    assert registry.periodic_job("verify-audit-chain").per_tenant
+    tenant = make_tenant()
+    ids = _record(tenant, 3)
+    assert audit_chain_verify.delay(schema_name=tenant.schema_name).get(timeout=60) is True
+    with owner_cursor() as raw:
+        raw.execute(
+            sql.SQL("UPDATE {} SET action = 'forged' WHERE id = %s").format(
+                sql.Identifier(tenant.schema_name, "audit_event")
+            ),
+            [ids[1]],
+        )
+    assert audit_chain_verify.delay(schema_name=tenant.schema_name).get(timeout=60) is False

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.utils import ProgrammingError
 from django_tenants.utils import tenant_context
 from psycopg import sql
@@ -139,3 +139,32 @@ def test_daily_job_alerts_on_a_broken_chain(make_tenant, celery_worker_process):
             [ids[1]],
         )
     assert audit_chain_verify.delay(schema_name=tenant.schema_name).get(timeout=60) is False
+
+
+def test_migration_chains_entries_written_before_the_chain_existed(make_tenant):
+    """audit 0002's backfill: entries without links (as before the migration) get a valid chain."""
+    import importlib
+    from types import SimpleNamespace
+
+    backfill = importlib.import_module("tenant_apps.audit.migrations.0002_hash_chain").backfill
+    tenant = make_tenant()
+    _record(tenant, 4)
+    with owner_cursor() as raw:
+        raw.execute(
+            sql.SQL("UPDATE {} SET chain_seq = NULL, prev_hash = NULL, entry_hash = NULL").format(
+                sql.Identifier(tenant.schema_name, "audit_event")
+            )
+        )
+    broken = _verify(tenant).broken
+    assert broken is not None
+    assert "no hash" in broken.reason
+    owner = connections["owner"]
+    try:
+        with transaction.atomic(using="owner"), owner.cursor() as cursor:
+            cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(tenant.schema_name)))
+            backfill(None, SimpleNamespace(connection=owner))
+    finally:
+        owner.close()
+    report = _verify(tenant)
+    assert report.broken is None, report.broken
+    assert report.entries >= 4

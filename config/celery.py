@@ -31,6 +31,9 @@ app.conf.update(
         # Slow receivers (up to the 10 s timeout each) must not hold up e-mail or publishing.
         "tenant_apps.webhooks.tasks.*": {"queue": "webhooks"},
         "tenant_apps.distribution.tasks.*": {"queue": "notifications"},
+        "tenant_apps.privacy.tasks.tenant_export_run": {"queue": "exports"},
+        "tenant_apps.privacy.tasks.*": {"queue": "high_priority"},
+        "tenant_apps.audit.tasks.*": {"queue": "high_priority"},
     },
     task_acks_late=True,
     task_reject_on_worker_lost=True,

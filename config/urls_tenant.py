@@ -10,6 +10,7 @@ from tenant_apps.distribution.views import unsubscribe_page
 from tenant_apps.exports.urls import urlpatterns as export_urls
 from tenant_apps.members import apis as members
 from tenant_apps.members.views import invitation_accept_page
+from tenant_apps.privacy.urls import urlpatterns as privacy_urls
 from tenant_apps.responses.urls import urlpatterns as response_urls
 from tenant_apps.responses.views import respondent_page
 from tenant_apps.surveys.urls import urlpatterns as survey_urls
@@ -44,6 +45,7 @@ urlpatterns = [
     *export_urls,
     *webhook_urls,
     *distribution_urls,
+    *privacy_urls,
     path("s/<str:link>", respondent_page, name="respondent-page"),
     path("invitations/accept", invitation_accept_page, name="invitation-accept-page"),
     path("unsubscribe", unsubscribe_page, name="unsubscribe-page"),

@@ -30,6 +30,8 @@ PLATFORM_PORT: str = env("PLATFORM_PORT", default="8000")
 TENANT_TEMPLATE_SCHEMA = "_template"
 # Days between a soft delete and the purge of the tenant's schema.
 TENANT_PURGE_GRACE_DAYS: int = env.int("TENANT_PURGE_GRACE_DAYS", default=30)
+# Days a response partition stays detached (past the organisation's retention) before it is dropped.
+PARTITION_DROP_GRACE_DAYS: int = env.int("PARTITION_DROP_GRACE_DAYS", default=30)
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[PLATFORM_DOMAIN, f".{PLATFORM_DOMAIN}"])
 
@@ -61,6 +63,7 @@ TENANT_APPS = [
     "tenant_apps.webhooks",
     "tenant_apps.pii",
     "tenant_apps.distribution",
+    "tenant_apps.privacy",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

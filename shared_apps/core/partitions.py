@@ -6,6 +6,7 @@ Partition DDL runs as the owner role; the caller re-applies RLS and grants (``se
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from psycopg import sql
@@ -24,9 +25,16 @@ def partition_name(table: str, month: dt.date) -> str:
     return f"{table}_p{month.year:04d}_{month.month:02d}"
 
 
-def detach_old_partitions(cursor: Any, *, schema_name: str, table: str, keep_from: dt.date) -> list[str]:
+DETACHED_MARK = "detached_at="
+
+
+def detach_old_partitions(
+    cursor: Any, *, schema_name: str, table: str, keep_from: dt.date, now: dt.datetime | None = None
+) -> list[str]:
     """Detach the monthly partitions that end before ``keep_from``'s month (data kept in the detached
-    tables for archiving; nothing reads them). Returns their names."""
+    tables, stamped with the time of detaching, until ``drop_detached_partitions`` drops them after the
+    grace period; nothing reads them). Returns their names."""
+    stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()
     cursor.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace "
@@ -41,7 +49,49 @@ def detach_old_partitions(cursor: Any, *, schema_name: str, table: str, keep_fro
                 sql.Identifier(schema_name, table), sql.Identifier(schema_name, name)
             )
         )
+        cursor.execute(
+            sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                sql.Identifier(schema_name, name), sql.Literal(f"{DETACHED_MARK}{stamp}")
+            )
+        )
     return old
+
+
+def drop_detached_partitions(
+    cursor: Any, *, schema_name: str, table: str, now: dt.datetime, grace: dt.timedelta
+) -> list[str]:
+    """Drop ``<table>_pYYYY_MM`` tables that are no longer partitions and were detached more than ``grace``
+    ago. A detached table without a stamp (detached before stamps existed, or by hand) is stamped now, so it
+    gets the whole grace period. Returns the names dropped."""
+    cursor.execute(
+        "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'r' AND NOT c.relispartition AND c.relname LIKE %s "
+        "ORDER BY c.relname",
+        [schema_name, f"{table}\\_p%"],
+    )
+    dropped = []
+    for name, comment in cursor.fetchall():
+        if not re.fullmatch(rf"{re.escape(table)}_p\d{{4}}_\d{{2}}", name):
+            continue
+        detached_at = None
+        if comment and comment.startswith(DETACHED_MARK):
+            try:
+                detached_at = dt.datetime.fromisoformat(comment[len(DETACHED_MARK) :])
+            except ValueError:
+                detached_at = None
+        if detached_at is None:
+            cursor.execute(
+                sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                    sql.Identifier(schema_name, name),
+                    sql.Literal(f"{DETACHED_MARK}{now.astimezone(dt.UTC).isoformat()}"),
+                )
+            )
+            continue
+        if now - detached_at >= grace:
+            cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema_name, name)))
+            dropped.append(name)
+    return dropped
 
 
 def default_partition_rows(cursor: Any, *, schema_name: str, table: str) -> int:

@@ -15,6 +15,9 @@
 - **the audit recorder**: how shared code records an event in an organisation's audit log;
 - **teardowns**: what must happen outside the schema when an organisation is hard-deleted (e.g. destroy its
   key-encryption key: crypto-shredding), run by ``tenant_hard_delete`` before the schema is dropped;
+- **subject sources**: where a tenant app holds data about a data subject (an e-mail or a respondent
+  key): ``find(subject)`` and ``erase(subject, found)``, used by the privacy app's access and erasure
+  requests (the protocol lives in ``tenant_apps.privacy.sources``);
 - **event handlers**: what runs when a domain event happens in a tenant (``response.completed``,
   ``survey.published``, ``survey.closed``, ``export.completed``); emitters call ``emit_event`` inside
   the tenant's context and transaction, handlers defer their work with ``transaction.on_commit``.
@@ -88,6 +91,7 @@ _email_builders: dict[str, str] = {}
 _periodic: dict[str, PeriodicJob] = {}
 _demo_lines: dict[str, DemoLines] = {}
 _audit_recorder: list[AuditRecorder] = []
+_subject_sources: dict[str, Any] = {}
 # event -> {handler name -> handler(event, payload)}
 _event_handlers: dict[str, dict[str, EventHandler]] = {}
 # name -> teardown(schema_name), run in name order when an organisation is hard-deleted.
@@ -150,6 +154,11 @@ def register_audit_recorder(recorder: AuditRecorder) -> None:
     _audit_recorder[:] = [recorder]
 
 
+def register_subject_source(*, name: str, source: Any) -> None:
+    """``source`` has ``find(subject)`` and ``erase(subject, found)`` (see ``tenant_apps.privacy.sources``)."""
+    _once(_subject_sources, name, source)
+
+
 def register_event_handler(*, event: str, name: str, handler: EventHandler) -> None:
     if event not in EVENTS:
         raise RegistryError(f"Unknown event {event!r}; known: {sorted(EVENTS)}.")
@@ -201,6 +210,10 @@ def periodic_job(name: str) -> PeriodicJob:
 
 def teardowns() -> list[tuple[str, Callable[[str], None]]]:
     return sorted(_teardowns.items())
+
+
+def subject_sources() -> list[tuple[str, Any]]:
+    return sorted(_subject_sources.items())
 
 
 def demo_lines() -> list[tuple[str, DemoLines]]:

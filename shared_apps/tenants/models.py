@@ -115,6 +115,8 @@ class Organisation(TenantMixin):
     branding = models.JSONField(default=dict, blank=True)
     # Months of responses kept attached (older monthly partitions are detached); null: keep everything.
     retention_months = models.PositiveIntegerField(null=True, blank=True)
+    # Days a soft-deleted response is kept before the purge job deletes it for good.
+    deleted_retention_days = models.PositiveIntegerField(default=30)
     # Rate limits for this organisation, e.g. "300/min"; blank: the platform defaults.
     rate_limit_user = models.CharField(max_length=20, blank=True, validators=[validate_rate])
     rate_limit_anon = models.CharField(max_length=20, blank=True, validators=[validate_rate])

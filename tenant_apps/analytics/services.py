@@ -183,6 +183,14 @@ def _respondents_rebuild(schema: str, survey_id: int, days: list[dt.date]) -> No
     pipe.execute()
 
 
+def survey_respondents_rebuild(*, survey_id: int, days: list[dt.date]) -> None:
+    """After this transaction commits, rewrite the days' respondent HyperLogLogs from the remaining rows
+    (an erasure removed submissions whose days a full run no longer sees)."""
+    if days:
+        schema = current_schema()
+        transaction.on_commit(lambda: _respondents_rebuild(schema, survey_id, sorted(set(days))))
+
+
 def tenant_aggregate() -> list[AggregateRun]:
     """The aggregation task's body for the current tenant: take the dirty marks first (marks set while this
     runs stay for the next run), aggregate each survey, give the marks back if a run fails."""

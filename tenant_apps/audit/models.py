@@ -32,6 +32,11 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     channel = models.CharField(max_length=8, choices=Channel.choices)
+    # The hash chain (tenant_apps.audit.chain): position in the month's partition, the previous
+    # entry's hash and this entry's own.
+    chain_seq = models.BigIntegerField(null=True)
+    prev_hash = models.CharField(max_length=64, null=True)
+    entry_hash = models.CharField(max_length=64, null=True)
 
     class Meta:
         managed = False

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.utils import timezone
 
 from shared_apps.core.context import actor_var, request_id_var
+from tenant_apps.audit.chain import chain_next, entry_hash
 from tenant_apps.audit.models import AuditEvent
 
 # Keys whose values never reach the audit log (secrets and personal data).
@@ -54,19 +58,26 @@ def audit_record(
     if actor_id is not None:
         actor = actor.with_user(actor_id)
     _recorded.set(True)
-    return AuditEvent.objects.create(
-        occurred_at=timezone.now(),
-        actor_id=actor.user_id,
-        actor_kind=actor.kind,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id or ""),
-        changes=redact(dict(changes or {})),
-        ip=actor.ip,
-        user_agent=actor.user_agent[:300],
-        request_id=request_id_var.get().strip("-")[:64],
-        channel=actor.channel,
-    )
+    fields: dict[str, Any] = {
+        "occurred_at": timezone.now(),
+        "actor_id": actor.user_id,
+        "actor_kind": actor.kind,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id or "")[:64],
+        # Round-tripped through JSON so the hash covers exactly what the jsonb column will give back.
+        "changes": json.loads(json.dumps(redact(dict(changes or {})), cls=DjangoJSONEncoder)),
+        "ip": actor.ip,
+        "user_agent": actor.user_agent[:300],
+        "request_id": request_id_var.get().strip("-")[:64],
+        "channel": actor.channel,
+    }
+    # The chain lock lives until the surrounding transaction ends; no savepoint of our own.
+    with transaction.atomic(savepoint=False):
+        schema_name: str = getattr(connection, "schema_name", "public")
+        new_id, seq, prev = chain_next(schema_name=schema_name, occurred_at=fields["occurred_at"])
+        digest = entry_hash(prev_hash=prev, chain_seq=seq, entry={"id": new_id, **fields})
+        return AuditEvent.objects.create(id=new_id, chain_seq=seq, prev_hash=prev, entry_hash=digest, **fields)
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:

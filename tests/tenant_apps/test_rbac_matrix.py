@@ -197,6 +197,26 @@ def _fresh_distribution(tenant: Any) -> int:
         ).distribution.pk
 
 
+def _fresh_subject_request(tenant: Any) -> str:
+    from tenant_apps.privacy.services import dsr_access, subject_clean
+
+    with tenant_context(tenant):
+        record, _ = dsr_access(subject=subject_clean(email="nobody@example.test", respondent_key=None))
+    return f"/api/v1/privacy/requests/{record.pk}/"
+
+
+def _fresh_tenant_export(tenant: Any) -> str:
+    from django.utils import timezone
+
+    from tenant_apps.privacy.models import TenantExport
+
+    with tenant_context(tenant):
+        export = TenantExport.objects.create(
+            status="failed", created_at=timezone.now(), expires_at=timezone.now() + timezone.timedelta(days=1)
+        )
+    return f"/api/v1/privacy/exports/{export.pk}/"
+
+
 def _publication_path(survey: Any) -> str:
     return f"/api/v1/surveys/{survey.pk}/publications/{survey.publication_id}/"
 
@@ -487,6 +507,19 @@ CASES = [
     Case("webhook-delivery-detail", "get", WH, _fresh_webhook_delivery),
     # Queues a delivery to a closed port: it fails and is retried, harmlessly.
     Case("webhook-redeliver", "post", WH, lambda t: f"{_fresh_webhook_delivery(t)}redeliver/", expect=202),
+    Case("subject-request-list", "get", "privacy.manage", lambda t: "/api/v1/privacy/requests/"),
+    Case(
+        "subject-request-list",
+        "post",
+        "privacy.manage",
+        lambda t: "/api/v1/privacy/requests/",
+        lambda t: {"kind": "access", "email": "nobody@example.test"},
+        expect=201,
+    ),
+    Case("subject-request-detail", "get", "privacy.manage", _fresh_subject_request),
+    Case("tenant-export-list", "get", "privacy.manage", lambda t: "/api/v1/privacy/exports/"),
+    Case("tenant-export-list", "post", "privacy.manage", lambda t: "/api/v1/privacy/exports/", expect=202),
+    Case("tenant-export-detail", "get", "privacy.manage", _fresh_tenant_export),
     Case(
         "submission-create",
         "post",

@@ -44,8 +44,9 @@ def tenant_resume(*, slug: str) -> Organisation:
 
 
 def tenant_update(*, slug: str, **changes: str) -> Organisation:
-    """Change name, plan or rate limits. Validates every field before saving any."""
-    allowed = {"name", "plan", "rate_limit_user", "rate_limit_anon"}
+    """Change name, plan, rate limits or the days soft-deleted responses are kept. Validates every field
+    before saving any."""
+    allowed = {"name", "plan", "rate_limit_user", "rate_limit_anon", "deleted_retention_days"}
     if set(changes) - allowed:
         raise TenantError(f"Cannot change {sorted(set(changes) - allowed)}.")
     organisation = customer_get(slug)

@@ -13,6 +13,7 @@ from shared_apps.core.partitions import (
     add_months,
     default_partition_rows,
     detach_old_partitions,
+    drop_detached_partitions,
     ensure_monthly_partitions,
 )
 from shared_apps.tenants.models import Organisation
@@ -21,11 +22,16 @@ from shared_apps.tenants.services.base import Kind, Status, owner_cursor
 logger = logging.getLogger(__name__)
 
 
-def partitions_maintain(*, today: dt.date | None = None, months_ahead: int = 3) -> dict[str, list[str]]:
+def partitions_maintain(
+    *, today: dt.date | None = None, months_ahead: int = 3, now: dt.datetime | None = None
+) -> dict[str, list[str]]:
     """Daily, per tenant schema (and the template): create the coming months' partitions, detach
-    response partitions older than the organisation's retention, re-secure the schema (RLS on the new
-    partitions), and log an alert when rows landed in a default partition. Returns what changed."""
-    today = today or timezone.now().date()
+    response partitions older than the organisation's retention, drop detached partitions once
+    ``PARTITION_DROP_GRACE_DAYS`` have passed, re-secure the schema (RLS on the new partitions), and
+    log an alert when rows landed in a default partition. Returns what changed."""
+    now = now or timezone.now()
+    today = today or now.date()
+    grace = dt.timedelta(days=settings.PARTITION_DROP_GRACE_DAYS)
     organisations = (
         Organisation.objects.exclude(kind=Kind.PUBLIC)
         .exclude(status=Status.FAILED)
@@ -56,8 +62,15 @@ def partitions_maintain(*, today: dt.date | None = None, months_ahead: int = 3) 
                 for table in retained:
                     names += [
                         f"detached:{n}"
-                        for n in detach_old_partitions(raw, schema_name=schema_name, table=table, keep_from=keep_from)
+                        for n in detach_old_partitions(
+                            raw, schema_name=schema_name, table=table, keep_from=keep_from, now=now
+                        )
                     ]
+            for table in retained:
+                names += [
+                    f"dropped:{n}"
+                    for n in drop_detached_partitions(raw, schema_name=schema_name, table=table, now=now, grace=grace)
+                ]
             if names:
                 rls.secure_schema(raw, schema_name=schema_name, app_role=settings.DATABASE_APP_ROLE)
                 changed[schema_name] = names

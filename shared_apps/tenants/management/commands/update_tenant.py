@@ -21,11 +21,14 @@ class Command(TenantCommand):
         parser.add_argument("--plan", default=None, choices=Organisation.Plan.values)
         parser.add_argument("--rate-limit-user", default=None, help="Requests per signed-in user, e.g. 300/min.")
         parser.add_argument("--rate-limit-anon", default=None, help="Requests per anonymous IP, e.g. 50/min.")
+        parser.add_argument(
+            "--deleted-retention-days", default=None, help="Days soft-deleted responses are kept before the purge."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         changes = {
             key: options[key]
-            for key in ("name", "plan", "rate_limit_user", "rate_limit_anon")
+            for key in ("name", "plan", "rate_limit_user", "rate_limit_anon", "deleted_retention_days")
             if options[key] is not None
         }
         organisation = tenant_update(slug=options["slug"], **changes)
@@ -33,6 +36,7 @@ class Command(TenantCommand):
             self.style.SUCCESS(
                 f"Organisation {organisation.slug!r}: name={organisation.name!r} plan={organisation.plan} "
                 f"rate_limit_user={organisation.rate_limit_user or 'default'} "
-                f"rate_limit_anon={organisation.rate_limit_anon or 'default'}"
+                f"rate_limit_anon={organisation.rate_limit_anon or 'default'} "
+                f"deleted_retention_days={organisation.deleted_retention_days}"
             )
         )

@@ -10,6 +10,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from billing.limits import responses_exhausted
 from tenant_apps.responses.services import ResponseError, resume_code_open
 from tenant_apps.surveys.load import now, survey_load
 
@@ -21,6 +22,7 @@ STATUS_PAGES = {
     "survey_not_open": (403, "This survey is not open yet"),
     "survey_full": (410, "This survey is full"),
     "sign_in_required": (401, "Sign in to answer this survey"),
+    "not_accepting_responses": (503, "This survey is not accepting responses"),
 }
 
 
@@ -44,14 +46,18 @@ def respondent_page(request: HttpRequest, link: str) -> HttpResponse:
     code = "survey_not_found" if loaded is None or loaded.status == "archived" else loaded.availability(now())[0]
     if code == "open" and loaded is not None and loaded.access != "anonymous":
         code = "sign_in_required"
+    if code == "open" and responses_exhausted(organisation=organisation):  # the plan's monthly responses
+        code = "not_accepting_responses"
     if code != "open" or loaded is None:
         status, heading = STATUS_PAGES[code]
         message = (
             loaded.availability(now())[1]
-            if loaded is not None and code not in ("survey_not_found", "sign_in_required")
+            if loaded is not None and code not in ("survey_not_found", "sign_in_required", "not_accepting_responses")
             else {
                 "survey_not_found": "There is no survey at this link. Check the address you were given.",
                 "sign_in_required": "This survey is for members of the organisation; open it from your account.",
+                "not_accepting_responses": "This survey cannot take more responses at the moment. "
+                "Please try again later.",
             }.get(code, "")
         )
         survey_branding = json.loads(loaded.body)["survey"].get("branding") if loaded is not None else None

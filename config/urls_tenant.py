@@ -5,6 +5,7 @@ from django.urls import path
 from config.urls_common import api_doc_patterns
 from tenant_apps.analytics.urls import urlpatterns as analytics_urls
 from tenant_apps.audit.apis import AuditEventListApi
+from tenant_apps.billing_api.urls import urlpatterns as billing_urls
 from tenant_apps.exports.urls import urlpatterns as export_urls
 from tenant_apps.members import apis as members
 from tenant_apps.members.views import invitation_accept_page
@@ -39,6 +40,7 @@ urlpatterns = [
     *response_urls,
     *analytics_urls,
     *export_urls,
+    *billing_urls,
     path("s/<str:link>", respondent_page, name="respondent-page"),
     path("invitations/accept", invitation_accept_page, name="invitation-accept-page"),
     *api_doc_patterns("config.urls_tenant"),

@@ -70,6 +70,7 @@ def fuzz_tenant() -> Any:
         admin_email=f"admin@fuzz-{uuid.uuid4().hex[:6]}.test",
         admin_password=PASSWORD,
         demo=True,
+        plan="enterprise",  # unlimited: fuzzed writes must not hit the free plan's limits
     )
 
 

@@ -30,3 +30,8 @@ EMAIL_PORT = env.int("TEST_SMTP_PORT", default=2526)
 # Signup rate limits are exercised by their own tests (which lower them).
 SIGNUP_RATE_PER_IP = "10000/min"
 SIGNUP_RATE_GLOBAL = "10000/min"
+# Billing on, with test-only keys; the Stripe fixture points STRIPE_API_BASE at its local servers.
+BILLING_ENABLED = True
+STRIPE_SECRET_KEY = "sk_test_only_not_a_real_key"  # noqa: S105
+STRIPE_WEBHOOK_SECRET = "whsec_test_only_not_a_real_secret"  # noqa: S105
+STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens: a test without the fixture fails fast

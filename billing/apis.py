@@ -18,6 +18,7 @@ class StripeWebhookApi(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
     throttle_classes: list[type] = []  # Stripe retries; the signature is the gate
+    error_statuses = (502, 503)  # Stripe unreachable while fetching the current state (Stripe retries); disabled
 
     class OutputSerializer(serializers.Serializer):
         received = serializers.BooleanField()

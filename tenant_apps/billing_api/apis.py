@@ -27,6 +27,7 @@ class UsageSerializer(serializers.Serializer):
 
 class BillingDetailApi(TenantApi):
     required_permission = PERMISSION
+    error_statuses = (502, 503)  # Stripe unreachable (invoices), billing disabled
 
     class OutputSerializer(serializers.Serializer):
         plan = serializers.DictField(help_text="The effective plan: key, name, limits, features.")
@@ -68,6 +69,7 @@ class BillingCheckoutApi(TenantApi):
     required_permission = PERMISSION
     audit_target_type = "billing"
     billing_exempt = True  # paying is how a restricted organisation gets out
+    error_statuses = (409, 502, 503)
 
     class InputSerializer(serializers.Serializer):
         plan = serializers.ChoiceField(choices=[key for key in ORDER if PLANS[key].purchasable])
@@ -91,6 +93,7 @@ class BillingPortalApi(TenantApi):
     required_permission = PERMISSION
     audit_target_type = "billing"
     billing_exempt = True
+    error_statuses = (409, 502, 503)
 
     @extend_schema(request=None, responses={201: SessionSerializer}, operation_id="billing_portal")
     def post(self, request: Request) -> Response:

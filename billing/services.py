@@ -223,9 +223,10 @@ def webhook_process(*, event: dict[str, Any]) -> WebhookResult:
             return WebhookResult("unknown_customer")
         record.organisation_id = account.organisation_id
         record.save(update_fields=["organisation"])
-        if not subscription_id:
-            subscription_id = account.stripe_subscription_id
-        subscription = _subscription_current(subscription_id) if subscription_id else None
+        subscription_id = subscription_id or account.stripe_subscription_id
+        if not subscription_id:  # e.g. a one-off invoice of a customer who never subscribed: no state to apply
+            return WebhookResult("processed", account.organisation.slug)
+        subscription = _subscription_current(subscription_id)  # None: gone at Stripe (canceled)
         subscription_apply(account=account, subscription=subscription, source=f"stripe:{event_type}")
     return WebhookResult("processed", account.organisation.slug)
 

@@ -369,3 +369,27 @@ def test_production_refuses_billing_without_keys():
         {**full, "BILLING_ENABLED": "true", "STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
     )
     assert live.returncode == 0, live.stderr
+
+
+def test_webhook_hostile_and_unhandled_payloads(stripe_servers, deliver, public_client):
+    from tests.billing.conftest import sign
+
+    for payload in (b"not json", b"[]", b'{"id": "evt_x", "type": "invoice.paid"}', "\u00e9".encode("latin-1")):
+        refused = public_client.generic(
+            "POST",
+            "/api/v1/billing/webhook/",
+            payload,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=sign(payload),
+        )
+        assert refused.status_code == 400, (payload, refused.content)
+        assert refused.json()["error"]["code"] in ("invalid_webhook", "invalid_signature")
+    huge = b"{" + b" " * (600 * 1024) + b"}"
+    too_big = public_client.generic(
+        "POST", "/api/v1/billing/webhook/", huge, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(huge)
+    )
+    assert too_big.status_code == 413
+    ignored = deliver(event("customer.created", {"id": "cus_x", "object": "customer"}))
+    assert ignored.json()["outcome"] == "ignored"
+    stray_invoice = deliver(event("invoice.paid", {"id": "in_x", "object": "invoice", "customer": "cus_unknown"}))
+    assert stray_invoice.json()["outcome"] == "unknown_customer"

@@ -8,7 +8,9 @@ registry's audit recorder, inside the tenant's context) and announced as ``billi
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,8 +177,6 @@ def webhook_event_verify(*, payload: bytes, signature: str) -> dict[str, Any]:
         raise WebhookRefused(f"Signature refused: {exc.user_message or exc}", code="invalid_signature") from exc
     except UnicodeDecodeError as exc:
         raise WebhookRefused("The payload is not UTF-8.") from exc
-    import json
-
     try:
         event = json.loads(payload)
     except ValueError as exc:
@@ -251,8 +251,6 @@ def _account_for(*, customer: str | None, public_id: str | None) -> BillingAccou
 
 
 def _is_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:

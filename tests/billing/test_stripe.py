@@ -168,6 +168,7 @@ def test_out_of_order_events_converge_on_the_current_state(paying, fake_stripe, 
     assert actions == [("billing.updated", "trialing"), ("billing.updated", "canceled")]
 
 
+@pytest.mark.worker
 def test_trial_to_active_then_past_due_grace_restricted_and_back(  # noqa: PLR0917 - pytest fixtures
     paying, fake_stripe, deliver, make_member, api_client_for, celery_worker_process, smtp_server
 ):

@@ -148,7 +148,11 @@ def published_survey(slug: str, name: str, title: str, definition: dict[str, Any
     organisation = (
         Organisation.objects.filter(slug=slug).first()
         or tenant_create(
-            slug=slug, name=name, admin_email=f"{slug}@example.test", admin_password=password_generate()
+            slug=slug,
+            name=name,
+            admin_email=f"{slug}@example.test",
+            admin_password=password_generate(),
+            plan="enterprise",  # unlimited: a benchmark submits far past the free plan's monthly responses
         ).organisation
     )
     with tenant_context(organisation):

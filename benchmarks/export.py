@@ -69,6 +69,7 @@ def setup() -> tuple[str, int]:
         name="Export bench",
         admin_email=f"bench-{uuid.uuid4().hex[:6]}@example.test",
         admin_password=secrets.token_urlsafe(16),
+        plan="enterprise",
     ).organisation
     with tenant_context(organisation):
         survey = survey_create_published(title="Export bench", definition=definition())

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from billing.apis import StripeWebhookApi
 from config.urls_common import api_doc_patterns
 from shared_apps.core.metrics import metrics_view
 from shared_apps.tenants.apis import SignupCreateApi, SignupStatusApi, SignupVerifyApi
@@ -12,6 +13,7 @@ urlpatterns = [
     path("api/v1/signup/verify/", SignupVerifyApi.as_view(), name="signup-verify"),
     path("signup/verify/", signup_verify_page, name="signup-verify-page"),
     path("api/v1/signup/<uuid:public_id>/", SignupStatusApi.as_view(), name="signup-status"),
+    path("api/v1/billing/webhook/", StripeWebhookApi.as_view(), name="billing-webhook"),
     *api_doc_patterns("config.urls_public"),
     path("metrics", metrics_view, name="metrics"),  # platform host only, behind METRICS_TOKEN
 ]

@@ -5,6 +5,7 @@ from django.urls import path
 from config.urls_common import api_doc_patterns
 from tenant_apps.analytics.urls import urlpatterns as analytics_urls
 from tenant_apps.audit.apis import AuditEventListApi
+from tenant_apps.billing_api.urls import urlpatterns as billing_urls
 from tenant_apps.distribution.urls import urlpatterns as distribution_urls
 from tenant_apps.distribution.views import unsubscribe_page
 from tenant_apps.exports.urls import urlpatterns as export_urls
@@ -46,6 +47,7 @@ urlpatterns = [
     *webhook_urls,
     *distribution_urls,
     *privacy_urls,
+    *billing_urls,
     path("s/<str:link>", respondent_page, name="respondent-page"),
     path("invitations/accept", invitation_accept_page, name="invitation-accept-page"),
     path("unsubscribe", unsubscribe_page, name="unsubscribe-page"),

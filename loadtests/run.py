@@ -37,7 +37,11 @@ def main() -> None:
     organisation = (
         Organisation.objects.filter(slug="loadtest").first()
         or tenant_create(
-            slug="loadtest", name="Load test", admin_email="loadtest@example.test", admin_password=password_generate()
+            slug="loadtest",
+            name="Load test",
+            admin_email="loadtest@example.test",
+            admin_password=password_generate(),
+            plan="enterprise",  # unlimited: the load test submits far past the free plan's monthly responses
         ).organisation
     )
     with tenant_context(organisation):

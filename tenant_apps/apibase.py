@@ -13,9 +13,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.selectors import is_restricted
+from shared_apps.core.errors import DomainError
 from shared_apps.tenants.models import Organisation
 from tenant_apps.audit.services import audit_record, audit_recorded, audit_reset
-from tenant_apps.members.access import NOT_DECLARED, HasTenantPermission, NotDeclared, TenantJWTAuthentication
+from tenant_apps.members.access import (
+    MEMBER,
+    NOT_DECLARED,
+    PUBLIC,
+    HasTenantPermission,
+    NotDeclared,
+    TenantJWTAuthentication,
+)
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -28,6 +37,8 @@ class TenantApi(APIView):
     # Respondent endpoints (drafts, submit) are not privileged actions and must stay off the database
     # on their hot path: they opt out of the generic audit entry.
     audit_generic: ClassVar[bool] = True
+    # Writes still allowed while the organisation's billing is restricted (exports, paying).
+    billing_exempt: ClassVar[bool] = False
 
     @property
     def organisation(self) -> Organisation:
@@ -38,6 +49,25 @@ class TenantApi(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         audit_reset()
         super().initial(request, *args, **kwargs)
+        if (
+            request.method in MUTATING
+            and not self.billing_exempt
+            and self._staff_permission(request.method)
+            and is_restricted(organisation_id=self.organisation.pk)
+        ):
+            raise DomainError(
+                "Billing is restricted (unpaid subscription): the organisation is read-only until the payment "
+                "method is updated. Exports still work.",
+                code="billing_restricted",
+                status=402,
+            )
+
+    def _staff_permission(self, method: str) -> bool:
+        """A privileged staff action (a named permission): respondents (PUBLIC) and one's own account
+        (MEMBER) are never restricted by billing."""
+        declared = self.required_permission
+        permission = declared.get(method) if isinstance(declared, dict) else declared
+        return isinstance(permission, str) and permission not in (PUBLIC, MEMBER)
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -39,6 +39,8 @@ class TenantFactory(factory.Factory):
     admin_email = factory.LazyFunction(lambda: f"admin-{uuid.uuid4().hex[:8]}@example.test")
     admin_password = PASSWORD
     demo = False
+    # Generous by default (unlimited), so tests of other features are never limited by a plan.
+    plan = "enterprise"
 
     @classmethod
     def _create(cls, model_class: type[Organisation], *args: Any, **kwargs: Any) -> Organisation:

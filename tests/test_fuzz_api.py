@@ -32,9 +32,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.billing.conftest import stripe_servers  # noqa: F401 - the fixture, for the billing endpoints
 from tests.conftest import PASSWORD, host_of, login
 
-pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(1200), pytest.mark.usefixtures("stripe_servers")]
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 # The session's own Authorization header is sent with every case, so schemathesis must not count a
@@ -70,6 +71,7 @@ def fuzz_tenant() -> Any:
         admin_email=f"admin@fuzz-{uuid.uuid4().hex[:6]}.test",
         admin_password=PASSWORD,
         demo=True,
+        plan="enterprise",  # unlimited: fuzzed writes must not hit the free plan's limits
     )
 
 

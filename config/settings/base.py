@@ -64,6 +64,7 @@ TENANT_APPS = [
     "tenant_apps.pii",
     "tenant_apps.distribution",
     "tenant_apps.privacy",
+    "tenant_apps.billing_api",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -388,3 +389,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Billing (Stripe) ---------------------------------------------------------------------
+# Off by default: checkout and portal answer 503 billing_disabled; limits of Organisation.plan apply anyway.
+BILLING_ENABLED: bool = env.bool("BILLING_ENABLED", default=False)
+STRIPE_SECRET_KEY: str = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET: str = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE: str = env("STRIPE_API_BASE", default="https://api.stripe.com")
+# Seconds a webhook's signed timestamp may be old (replays older than this are refused).
+STRIPE_WEBHOOK_TOLERANCE: int = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+# past_due keeps working this long, then the organisation is restricted (staff read-only, exports allowed).
+BILLING_GRACE_DAYS: int = env.int("BILLING_GRACE_DAYS", default=7)
+BILLING_TRIAL_DAYS: int = env.int("BILLING_TRIAL_DAYS", default=14)

@@ -30,6 +30,13 @@ if not (
     raise ImproperlyConfigured(
         "Vault needs an auth method: VAULT_TOKEN, VAULT_ROLE_ID+VAULT_SECRET_ID or VAULT_K8S_ROLE."
     )
+# Billing on needs its keys (never in the repository): refuse to start half-configured.
+if env.bool("BILLING_ENABLED", default=False):
+    for _var in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+        if not env(_var, default=""):
+            raise ImproperlyConfigured(f"BILLING_ENABLED needs {_var}.")
+    if not env("STRIPE_SECRET_KEY").startswith(("sk_live_", "rk_live_")):
+        raise ImproperlyConfigured("STRIPE_SECRET_KEY must be a live key (sk_live_/rk_live_) in production.")
 
 PLATFORM_SCHEME = "https"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -45,3 +45,8 @@ WEBHOOK_DISABLE_AFTER_FAILURES = 4
 # processes it starts (Celery worker, gunicorn).
 VAULT_ADDR = env("TEST_VAULT_ADDR", default="")
 VAULT_TOKEN = env("TEST_VAULT_TOKEN", default="")
+# Billing on, with test-only keys; the Stripe fixture points STRIPE_API_BASE at its local servers.
+BILLING_ENABLED = True
+STRIPE_SECRET_KEY = "sk_test_only_not_a_real_key"  # noqa: S105
+STRIPE_WEBHOOK_SECRET = "whsec_test_only_not_a_real_secret"  # noqa: S105
+STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens: a test without the fixture fails fast

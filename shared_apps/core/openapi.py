@@ -6,6 +6,7 @@ Every operation documents the common error shape (component ``Error``) for the s
   406 (``Accept`` the API cannot produce);
 - 401/403 when the view authenticates (tenant host: bad token, missing permission, suspended organisation);
 - 413/415 when it takes a body; 429 when it is rate limited;
+- 402 on a tenant API's writes (views with ``billing_exempt``): billing restricted, or a plan limit reached;
 - whatever else the view declares in ``error_statuses`` (e.g. 409, 410, 412).
 """
 
@@ -55,6 +56,8 @@ class ApiAutoSchema(AutoSchema):
             codes |= {413, 415}
         if getattr(view, "throttle_classes", None):
             codes.add(429)
+        if self.method in {*BODY_METHODS, "DELETE"} and hasattr(view, "billing_exempt"):
+            codes.add(402)
         codes |= set(getattr(view, "error_statuses", ()))
         return sorted(codes)
 

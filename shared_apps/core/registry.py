@@ -19,8 +19,8 @@
   key): ``find(subject)`` and ``erase(subject, found)``, used by the privacy app's access and erasure
   requests (the protocol lives in ``tenant_apps.privacy.sources``);
 - **event handlers**: what runs when a domain event happens in a tenant (``response.completed``,
-  ``survey.published``, ``survey.closed``, ``export.completed``); emitters call ``emit_event`` inside
-  the tenant's context and transaction, handlers defer their work with ``transaction.on_commit``.
+  ``survey.published``, ``survey.closed``, ``export.completed``, ``billing.changed``); emitters call
+  ``emit_event`` inside the tenant's context and transaction, handlers defer their work with ``transaction.on_commit``.
 
 Registration is idempotent by name (``ready()`` may run more than once in tests); listings are
 ordered (seeders by ``order`` then name, everything else by name) so behaviour does not depend on
@@ -82,7 +82,9 @@ DemoLines = Callable[["Organisation"], list[tuple[str, str]]]
 EventHandler = Callable[[str, dict[str, Any]], None]
 
 # The domain events a tenant app may emit; ``emit_event`` refuses others, so a typo fails loudly.
-EVENTS: frozenset[str] = frozenset({"response.completed", "survey.published", "survey.closed", "export.completed"})
+EVENTS: frozenset[str] = frozenset(
+    {"response.completed", "survey.published", "survey.closed", "export.completed", "billing.changed"}
+)
 
 _seeders: dict[str, Seeder] = {}
 _partitioned: dict[str, PartitionedTable] = {}

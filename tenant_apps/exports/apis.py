@@ -80,6 +80,7 @@ def _body(job: ExportJob, *, with_url: bool = False) -> dict[str, object]:
 
 class ExportCreateApi(TenantApi):
     required_permission = PERMISSION
+    billing_exempt = True  # a restricted organisation can still take its data out
     audit_target_type = "survey"
 
     @extend_schema(request=ExportInput, responses={202: ExportOutput}, operation_id="export_create")

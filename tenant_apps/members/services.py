@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from billing.limits import limit_enforce
 from shared_apps.accounts.models import User
 from shared_apps.core.errors import DomainError
 from shared_apps.core.tenancy import current_schema
@@ -250,6 +251,10 @@ def invitation_accept(*, token: str, password: str | None, full_name: str = "") 
             or not secrets.compare_digest(invitation.nonce, str(data.get("n", "")))
         ):
             raise invalid
+        staff = Membership.objects.filter(is_active=True).exclude(role__slug="respondent")
+        if invitation.role.slug != "respondent" and not staff.filter(user__email__iexact=invitation.email).exists():
+            # A new seat: exact under concurrent acceptances (the billing account row is locked meanwhile).
+            limit_enforce(schema_name=current_schema(), limit="seats", count=staff.count)
         user = User.objects.filter(email__iexact=invitation.email).first()
         if user is None:
             if not password:

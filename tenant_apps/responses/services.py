@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from billing.limits import response_count
 from shared_apps.core.cache import tenant_key
 from shared_apps.core.errors import DomainError
 from shared_apps.core.kms import KmsUnavailable
@@ -511,6 +512,8 @@ def submission_create(
             )
             if not counted:
                 raise ResponseError("survey_full", "This survey has received all the responses it needs.", 410)
+            # The plan's responses per month, exact the same way (the organisation's usage row, same transaction).
+            response_count(schema_name=schema)
             emit_event(
                 "response.completed",
                 {

@@ -10,6 +10,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from billing.limits import responses_exhausted
 from shared_apps.core.errors import DomainError
 from tenant_apps.responses.services import ResponseError, resume_code_open
 from tenant_apps.surveys.load import now, survey_load
@@ -25,11 +26,13 @@ STATUS_PAGES = {
     "invitation_required": (403, "This survey is by invitation"),
     "invitation_invalid": (403, "This invitation link is not valid"),
     "invitation_used": (410, "You have already responded"),
+    "not_accepting_responses": (503, "This survey is not accepting responses"),
 }
 PAGE_MESSAGES = {
     "survey_not_found": "There is no survey at this link. Check the address you were given.",
     "sign_in_required": "This survey is for members of the organisation; open it from your account.",
     "invitation_required": "Open the personal link you received by e-mail to answer this survey.",
+    "not_accepting_responses": "This survey cannot take more responses at the moment. Please try again later.",
 }
 
 
@@ -67,6 +70,8 @@ def respondent_page(request: HttpRequest, link: str) -> HttpResponse:
                 code, message = exc.code, exc.message
     elif code == "open" and loaded is not None and loaded.access != "anonymous":
         code = "sign_in_required"
+    if code == "open" and responses_exhausted(organisation=organisation):  # the plan's monthly responses
+        code = "not_accepting_responses"
     if code != "open" or loaded is None:
         status, heading = STATUS_PAGES[code]
         message = message or (

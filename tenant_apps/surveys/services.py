@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from billing.limits import PlanLimitReached, limit_enforce
 from shared_apps.core.errors import DomainError
 from shared_apps.core.registry import emit_event
 from shared_apps.core.tenancy import current_schema
@@ -291,12 +292,24 @@ def survey_validate(*, survey: Survey) -> CompileResult:
     return compile_definition(survey.definition)
 
 
+def _active_surveys_enforce(survey: Survey) -> None:
+    """Publishing or reopening makes a survey active: the plan's active-survey limit, exact under concurrency
+    (the billing account row is locked while counting; take it after the survey's own row)."""
+    if survey.status != Survey.Status.PUBLISHED:
+        limit_enforce(
+            schema_name=current_schema(),
+            limit="active_surveys",
+            count=Survey.objects.filter(status=Survey.Status.PUBLISHED).count,
+        )
+
+
 def publication_request(*, survey: Survey, requested_by_id: int | None) -> Publication:
     """Queue the compile step (``high_priority``); the task publishes or rejects with errors."""
     from tenant_apps.surveys.tasks import publication_compile
 
     with transaction.atomic():
         survey = _locked(survey, None)
+        _active_surveys_enforce(survey)  # refused at once (402); checked again when the compile publishes
         publication = Publication.objects.create(
             survey=survey, revision=survey.revision, definition=survey.definition, requested_by_id=requested_by_id
         )
@@ -323,15 +336,21 @@ def publication_compile_run(*, publication: Publication) -> Publication:
             return publication
         survey = Survey.objects.select_for_update().get(pk=publication.survey_id)
         publication.finished_at = timezone.now()
-        if not result.ok:
+        errors = [e.as_dict() for e in result.errors]
+        if result.ok:
+            try:
+                _active_surveys_enforce(survey)
+            except PlanLimitReached as exc:
+                errors = [{"code": exc.code, "message": exc.message, "location": {"path": "$"}}]
+        if errors:
             publication.status = Publication.Status.REJECTED
-            publication.errors = [e.as_dict() for e in result.errors]
+            publication.errors = errors
             publication.save(update_fields=["status", "errors", "finished_at"])
             audit_record(
                 action="survey.publish_rejected",
                 target_type="survey",
                 target_id=survey.pk,
-                changes={"errors": len(result.errors)},
+                changes={"errors": len(errors)},
                 actor_id=publication.requested_by_id,
             )
             return publication
@@ -380,6 +399,8 @@ def _set_status(survey: Survey, status: str, allowed_from: tuple[str, ...], acti
         survey = Survey.objects.select_for_update().get(pk=survey.pk)
         if survey.status not in allowed_from:
             raise SurveyError(f"A {survey.status} survey cannot be {action}.")
+        if status == Survey.Status.PUBLISHED:
+            _active_surveys_enforce(survey)
         before = survey.status
         survey.status = status
         survey.save(update_fields=["status", "updated_at"])

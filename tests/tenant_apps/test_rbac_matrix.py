@@ -487,6 +487,19 @@ CASES = [
         lambda t: {"format": "csv"},
         expect=202,
     ),
+    Case("billing-detail", "get", "billing.manage", lambda t: "/api/v1/billing/"),
+    # Allowed callers pass the permission check and reach the service: a plan that is not for sale is a 400
+    # (the 201 with a real Checkout Session is tested against Stripe's local peers in tests/billing).
+    Case(
+        "billing-checkout",
+        "post",
+        "billing.manage",
+        lambda t: "/api/v1/billing/checkout/",
+        lambda t: {"plan": "free"},
+        expect=400,
+    ),
+    # No Stripe customer yet: 409 no_subscription (the 201 is tested in tests/billing).
+    Case("billing-portal", "post", "billing.manage", lambda t: "/api/v1/billing/portal/", lambda t: {}, expect=409),
     Case("export-list", "get", "submission.export", lambda t: "/api/v1/exports/"),
     Case("export-detail", "get", "submission.export", _fresh_export),
     Case("export-detail", "delete", "submission.export", _fresh_export),
@@ -659,6 +672,7 @@ def matrix_tenant() -> Any:
         name="RBAC Ltd",
         admin_email=f"owner-{uuid.uuid4().hex[:6]}@x.test",
         admin_password="correct-horse-battery-staple",
+        plan="enterprise",  # unlimited: the matrix publishes and answers far past the free plan's limits
     ).organisation
     with tenant_context(tenant):
         Role.objects.create(slug="custom_auditor", name="Custom auditor", permissions=CUSTOM_ROLE_PERMISSIONS)

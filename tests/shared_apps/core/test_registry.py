@@ -61,6 +61,7 @@ def test_registry_holds_what_each_tenant_app_declared():
     assert registry.append_only_tables() == {"audit_event", "surveys_surveyversion"}
     assert [name for name, _ in registry.teardowns()] == ["pii.tenant_keys"]
     assert registry.email_builders() == {
+        "billing_past_due": "tenant_apps.billing_api.emails.past_due_email",
         "invitation": "tenant_apps.members.emails.invitation_email",
         "password_reset": "tenant_apps.members.emails.password_reset_email",
         "submission": "tenant_apps.responses.emails.submission_email",

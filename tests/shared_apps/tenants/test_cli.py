@@ -99,7 +99,7 @@ def test_list_tenants_json(tenant_a, tenant_b, capsys):
 def test_list_tenants_table(tenant_a, capsys):
     call_command("list_tenants")
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["SLUG", "STATUS", "PLAN", "SCHEMA", "URL"]
+    assert out.splitlines()[0].split() == ["SLUG", "STATUS", "PLAN", "BILLING", "RESPONSES/MONTH", "SCHEMA", "URL"]
     assert any(line.startswith(tenant_a.slug) and "active" in line for line in out.splitlines())
 
 

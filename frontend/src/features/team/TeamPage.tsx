@@ -85,7 +85,7 @@ export default function TeamPage() {
                   <td>
                     <button type="button" className="danger" onClick={() => revoke.mutate(inv.id)}
                       aria-label={t("team.revoke", { email: inv.email })}>
-                      {t("common.delete")}
+                      {t("team.revokeButton")}
                     </button>
                   </td>
                 </tr>

@@ -18,7 +18,6 @@ from tenant_apps.responses.models import Submission
 from tenant_apps.surveys import services
 from tests.conftest import PASSWORD, ROOT
 from tests.tenant_apps.test_browser import ARTEFACTS, PHONE, _axe, _url
-from tests.tenant_apps.test_browser import browser as browser  # the shared Chromium fixture
 
 pytestmark = pytest.mark.usefixtures("built_app")
 
@@ -52,7 +51,7 @@ def _question(page, n):
     return page.get_by_role("group", name=f"Question {n}", exact=True)
 
 
-def _answer(browser, link, name, path, detail, score, why):
+def _answer(browser, link, *, name, path, detail, score, why):
     context = browser.new_context(**PHONE)
     page = context.new_page()
     page.goto(link)
@@ -168,8 +167,12 @@ def test_build_publish_answer_and_read_results(browser, live_servers, make_tenan
     link = re.search(r"https?://\S+/s/\S+", published.inner_text()).group(0)
     _shot(page, "published")
 
-    _answer(browser, link, "Ann", "Short", None, 9, "Fast and simple")  # skips Details, sees the follow-up
-    _answer(browser, link, "Bob", "Long", "Plenty to say", 3, None)  # sees Details, no follow-up
+    _answer(
+        browser, link, name="Ann", path="Short", detail=None, score=9, why="Fast and simple"
+    )  # skips Details, sees the follow-up
+    _answer(
+        browser, link, name="Bob", path="Long", detail="Plenty to say", score=3, why=None
+    )  # sees Details, no follow-up
     with tenant_context(tenant):
         assert Submission.objects.filter(survey_id=survey.pk).count() == 2
         survey_aggregate(survey_id=survey.pk)  # what the 5 s beat job does
@@ -191,12 +194,12 @@ def test_build_publish_answer_and_read_results(browser, live_servers, make_tenan
 
     page.get_by_role("link", name="Team").click()
     page.get_by_role("heading", name="Team", exact=True).wait_for()
-    page.get_by_role("cell", name=admin.email).wait_for()
+    page.get_by_role("cell", name=admin.email, exact=True).wait_for()
     _type(page.get_by_label("E-mail to invite"), "analyst@journey.test")
     page.get_by_label("Role").select_option(label="Analyst")
     page.get_by_role("button", name="Send invitation").click()
     page.get_by_text("Invitation sent to analyst@journey.test.").wait_for()
-    page.get_by_role("cell", name="analyst@journey.test").wait_for()
+    page.get_by_role("cell", name="analyst@journey.test", exact=True).wait_for()
     _axe(page, "team")
     _shot(page, "team")
 

@@ -55,7 +55,7 @@ function QuestionChart({ question }: { question: QuestionResult }) {
         <>
           <div className="chart" aria-hidden="true">
             <ResponsiveContainer width="100%" height={Math.max(120, rows.length * 36)}>
-              <BarChart data={rows} layout="vertical" margin={{ left: 24, right: 24 }}>
+              <BarChart data={rows} layout="vertical" margin={{ left: 24, right: 24 }} accessibilityLayer={false}>
                 <CartesianGrid strokeDasharray="3 3" horizontal={false} />
                 <XAxis type="number" allowDecimals={false} />
                 <YAxis type="category" dataKey="label" width={140} />

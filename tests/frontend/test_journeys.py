@@ -10,6 +10,7 @@ import re
 import subprocess
 
 import pytest
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django_tenants.utils import tenant_context
 
@@ -257,3 +258,25 @@ def test_two_tabs_editing_one_survey_get_a_conflict_not_a_lost_update(browser, l
     assert second.get_by_label("Title of page 1").input_value() == "Intro (first tab)"
     for context, _ in tabs:
         context.close()
+
+
+def test_product_page_signup_form_is_accessible_and_shows_field_errors(browser, live_servers):
+    port = live_servers[0].rsplit(":", 1)[1]
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"http://{settings.PLATFORM_DOMAIN}:{port}/")
+    page.get_by_role("heading", name="Create your organisation").wait_for()
+    _axe(page, "product page")
+    _type(page.get_by_label("Organisation name"), "Acme")
+    _type(page.get_by_label("Subdomain"), "acme")
+    assert page.locator("#subdomain-preview").inner_text() == "acme"
+    _type(page.get_by_label("Your e-mail"), "not-an-address")
+    _type(page.get_by_label("Password"), "long enough password")
+    page.get_by_role("button", name="Sign up").click()
+    status = page.locator("#signup-result.error")
+    status.wait_for()
+    assert "Your e-mail" in status.inner_text()  # the API's field error, next to the field's own name
+    assert page.get_by_label("Your e-mail").get_attribute("aria-invalid") == "true"
+    _axe(page, "product page with an error")
+    _shot(page, "product-page")
+    context.close()

@@ -226,8 +226,8 @@ def test_two_tabs_editing_one_survey_get_a_conflict_not_a_lost_update(browser, l
         )
     app = _url(live_servers, tenant, "/app/")
     tabs = []
-    for _ in range(2):
-        context = browser.new_context(viewport={"width": 1100, "height": 900})
+    for options in ({"viewport": {"width": 1100, "height": 900}}, PHONE):  # the second tab is a 390 px phone
+        context = browser.new_context(**options)
         page = context.new_page()
         _sign_in(page, app, creator.email)
         page.get_by_role("link", name="Edit Shared draft").click()

@@ -18,6 +18,7 @@ export const messages = {
   "common.reload": "Reload",
   "common.networkError": "The network failed. Check your connection and try again.",
   "login.title": "Sign in",
+  "login.organisation": "to {name}",
   "login.email": "E-mail",
   "login.password": "Password",
   "login.submit": "Sign in",

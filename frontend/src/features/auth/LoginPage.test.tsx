@@ -1,3 +1,4 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -20,14 +21,18 @@ async function signIn(respond: (request: Request) => Response) {
     requests.push(input.clone());
     const path = new URL(input.url).pathname;
     if (path.endsWith("/token/refresh/")) return json(400, { error: { code: "invalid", message: "no cookie" } });
+    if (path === "/api/v1/tenant/") return json(200, { slug: "acme", name: "Acme Ltd", url: "http://acme.localhost/" });
     return respond(input);
   });
   const user = userEvent.setup();
   render(
-    <AuthProvider>
-      <LoginPage />
-    </AuthProvider>,
+    <QueryClientProvider client={new QueryClient()}>
+      <AuthProvider>
+        <LoginPage />
+      </AuthProvider>
+    </QueryClientProvider>,
   );
+  await screen.findByText("to Acme Ltd");
   await user.type(screen.getByLabelText("E-mail"), "ann@example.test");
   await user.type(screen.getByLabelText("Password"), "secret-pass");
   await user.click(screen.getByRole("button", { name: "Sign in" }));

@@ -1,5 +1,7 @@
+import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { ErrorMessage } from "../../components/ErrorMessage";
+import { api, unwrap } from "../../lib/api/client";
 import { useAuth } from "../../lib/auth";
 import { t } from "../../lib/i18n";
 
@@ -9,6 +11,7 @@ export function LoginPage() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const tenant = useQuery({ queryKey: ["tenant"], queryFn: () => unwrap(api.GET("/api/v1/tenant/")) });
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -25,6 +28,7 @@ export function LoginPage() {
   return (
     <main id="main" className="narrow">
       <h1>{t("login.title")}</h1>
+      {tenant.data && <p>{t("login.organisation", { name: tenant.data.name })}</p>}
       <form onSubmit={submit} className="card">
         <label htmlFor="login-email">{t("login.email")}</label>
         <input id="login-email" type="email" autoComplete="username" required value={email}

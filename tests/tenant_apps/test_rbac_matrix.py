@@ -28,7 +28,7 @@ S = "/api/v1/surveys"
 ROLES = [*BUILTIN_ROLES, "custom", "anonymous"]
 DOC_ROUTES = {"schema", "swagger-ui", "redoc"}
 # Server-rendered HTML pages for respondents (public by design; tested in test_respondent_page.py).
-PAGE_ROUTES = {"respondent-page", "invitation-accept-page"}
+PAGE_ROUTES = {"respondent-page", "invitation-accept-page", "tenant-home", "staff-app"}  # HTML, not APIs
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ build/static/surveys/respondent.min.js: node_modules/.installed $(RESPONDENT_JS)
 # The staff web app (frontend/): the tenant API's OpenAPI schema -> typed client (openapi-typescript), tsc, vite.
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
 	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+		|| (echo "The staff app (Vite 8) needs Node.js >= 20.19; this is $$(node --version)." >&2; exit 1)
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

@@ -29,11 +29,30 @@ RESPONDENT_JS := $(wildcard tenant_apps/surveys/static/surveys/*.js)
 build/static/surveys/respondent.min.js: node_modules/.installed $(RESPONDENT_JS)
 	npm run --silent build
 
+# The staff web app (frontend/): the tenant API's OpenAPI schema -> typed client (openapi-typescript), tsc, vite.
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+		|| (echo "The staff app (Vite 8) needs Node.js >= 20.19; this is $$(node --version)." >&2; exit 1)
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+API_SOURCES := $(shell find tenant_apps shared_apps config -name '*.py' -not -path '*/migrations/*' 2>/dev/null)
+build/openapi/tenant.yaml: $(BIN)/.installed $(API_SOURCES)
+	@mkdir -p build/openapi
+	$(BIN)/python manage.py spectacular --urlconf config.urls_tenant --file $@
+
+FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json \
+	-type f -not -name schema.d.ts 2>/dev/null)
+build/static/app/index.html: frontend/node_modules/.installed build/openapi/tenant.yaml $(FRONTEND_SOURCES)
+	cd frontend && npm run --silent schema && npm run --silent typecheck && npm run --silent build
+
 STATIC_SOURCES := $(shell find tenant_apps shared_apps config/public -path '*/static/*' -type f 2>/dev/null)
-var/static/staticfiles.json: $(BIN)/.installed build/static/surveys/respondent.min.js $(STATIC_SOURCES)
+var/static/staticfiles.json: $(BIN)/.installed build/static/surveys/respondent.min.js build/static/app/index.html \
+		$(STATIC_SOURCES)
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 
-assets: var/static/staticfiles.json  ## minified respondent bundle (esbuild), then collectstatic (hashed, compressed)
+assets: var/static/staticfiles.json  ## respondent bundle (esbuild), staff app (typed client, tsc, vite), collectstatic
 
 chromium:  ## Debian's Chromium for the browser tests (Playwright drives it)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
@@ -60,9 +79,10 @@ run: db assets  ## set up everything, create the demo tenant, run web + worker +
 	DATABASE_REPLICA_URL=$${DATABASE_REPLICA_URL:-postgres://survey_app@127.0.0.1:$(REPLICA_PORT)/survey} \
 		$(BIN)/honcho start -f Procfile.dev
 
-test: venv services assets chromium ops-tools  ## run the whole test suite (re-creates the survey_test database) and the JS evaluator's tests
+test: venv services assets chromium ops-tools  ## run the whole test suite (re-creates the survey_test database) and the JS evaluator's and the staff app's tests
 	@mkdir -p var
 	node --test tenant_apps/surveys/static/surveys/
+	cd frontend && npm test --silent
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest
 
 lint: venv  ## ruff lint and format check

@@ -6,9 +6,10 @@ from billing.apis import StripeWebhookApi
 from config.urls_common import api_doc_patterns
 from shared_apps.core.metrics import metrics_view
 from shared_apps.tenants.apis import SignupCreateApi, SignupStatusApi, SignupVerifyApi
-from shared_apps.tenants.views import signup_verify_page
+from shared_apps.tenants.views import product_page, signup_verify_page
 
 urlpatterns = [
+    path("", product_page, name="product-page"),
     path("api/v1/signup/", SignupCreateApi.as_view(), name="signup-create"),
     path("api/v1/signup/verify/", SignupVerifyApi.as_view(), name="signup-verify"),
     path("signup/verify/", signup_verify_page, name="signup-verify-page"),

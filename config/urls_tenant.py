@@ -1,8 +1,9 @@
 """URLs of an organisation's host (<slug>.PLATFORM_DOMAIN)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from config.urls_common import api_doc_patterns
+from shared_apps.core.webapp import staff_app, tenant_home
 from tenant_apps.analytics.urls import urlpatterns as analytics_urls
 from tenant_apps.audit.apis import AuditEventListApi
 from tenant_apps.billing_api.urls import urlpatterns as billing_urls
@@ -18,6 +19,8 @@ from tenant_apps.surveys.urls import urlpatterns as survey_urls
 from tenant_apps.webhooks.urls import urlpatterns as webhook_urls
 
 urlpatterns = [
+    path("", tenant_home, name="tenant-home"),
+    re_path(r"^app/(?P<path>.*)$", staff_app, name="staff-app"),
     path("api/v1/tenant/", members.TenantInfoApi.as_view(), name="tenant-info"),
     path("api/v1/auth/token/", members.AuthTokenApi.as_view(), name="auth-token"),
     path("api/v1/auth/token/refresh/", members.AuthTokenRefreshApi.as_view(), name="auth-token-refresh"),

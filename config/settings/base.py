@@ -86,7 +86,7 @@ MIDDLEWARE = [
     "shared_apps.core.middleware.HealthCheckMiddleware",
     "shared_apps.tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.staticfiles.StaticFilesMiddleware",  # WhiteNoise; also long-caches the staff app's hashed chunks
     "django.middleware.common.CommonMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

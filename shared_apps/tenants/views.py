@@ -3,6 +3,7 @@ follow links; they must not create organisations); the button's POST verifies an
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -56,3 +57,9 @@ def signup_verify_page(request: HttpRequest) -> HttpResponse:
         },
         status=202,
     )
+
+
+@require_http_methods(["GET"])
+def product_page(request: HttpRequest) -> HttpResponse:
+    """``/`` on the platform host: what the product does, and the signup form (it posts to the signup API)."""
+    return render(request, "product/index.html", {"platform_domain": settings.PLATFORM_DOMAIN})

@@ -7,7 +7,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,7 +15,7 @@ from shared_apps.core.openapi import paginated
 from shared_apps.core.pagination import CursorPagination
 from shared_apps.tenants.services import tenant_url
 from tenant_apps.apibase import TenantApi
-from tenant_apps.members import auth, selectors, services
+from tenant_apps.members import auth, selectors, services, tokens
 from tenant_apps.members.access import MEMBER, PUBLIC, NoAuthentication, Principal
 from tenant_apps.members.models import Invitation, Membership, Role
 from tenant_apps.members.permissions import PERMISSIONS
@@ -23,12 +23,55 @@ from tenant_apps.members.permissions import PERMISSIONS
 
 class TokenPairOutput(serializers.Serializer):
     access = serializers.CharField()
-    refresh = serializers.CharField()
+    refresh = serializers.CharField(
+        required=False, help_text="Absent when the refresh token travels in the httpOnly cookie instead."
+    )
     token_type = serializers.CharField(default="Bearer")
 
 
-def _pair(pair: Any) -> dict[str, str]:
-    return {"access": pair.access, "refresh": pair.refresh, "token_type": "Bearer"}
+# The browser app keeps its refresh token out of JavaScript's reach: with ``"refresh_transport": "cookie"``
+# on login, the refresh token is set as an httpOnly, SameSite=Strict cookie (Secure on https) bound to this
+# tenant host (no Domain attribute) and to the auth endpoints' path, and left out of the body. Refresh and
+# logout then read it from the cookie. API clients keep sending the token in the body.
+REFRESH_COOKIE = "refresh_token"
+REFRESH_COOKIE_PATH = "/api/v1/auth/"
+# A request that relies on the cookie must carry this header: a cross-site form cannot set it, and a
+# cross-origin fetch that sets it needs a CORS preflight this host never grants (CSRF defence in depth
+# on top of SameSite=Strict).
+CSRF_HEADER = "X-Requested-With"
+
+
+def _pair(pair: Any, *, request: Request | None = None, cookie: bool = False) -> Response:
+    if not cookie:
+        return Response({"access": pair.access, "refresh": pair.refresh, "token_type": "Bearer"})
+    response = Response({"access": pair.access, "token_type": "Bearer"})
+    response.set_cookie(
+        REFRESH_COOKIE,
+        pair.refresh,
+        max_age=tokens.refresh_lifetime_seconds(),
+        path=REFRESH_COOKIE_PATH,
+        secure=bool(request and request.is_secure()),
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+def _clear_cookie(response: Response) -> Response:
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, samesite="Strict")
+    return response
+
+
+def _refresh_from(request: Request, data: dict[str, Any]) -> tuple[str, bool]:
+    """The refresh token from the body (API clients) or else from the cookie (the browser app)."""
+    if data.get("refresh"):
+        return data["refresh"], False
+    raw = request.COOKIES.get(REFRESH_COOKIE, "")
+    if not raw:
+        raise ValidationError({"refresh": ["This field is required (in the body, or the app's cookie)."]})
+    if not request.headers.get(CSRF_HEADER):
+        raise PermissionDenied(f"A cookie-authenticated refresh needs the {CSRF_HEADER} header.")
+    return raw, True
 
 
 # --- authentication ----------------------------------------------------------------------------
@@ -41,6 +84,11 @@ class AuthTokenApi(TenantApi):
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField()
         password = serializers.CharField(max_length=128, trim_whitespace=False)
+        refresh_transport = serializers.ChoiceField(
+            choices=["body", "cookie"],
+            default="body",
+            help_text="`cookie`: the refresh token is set as an httpOnly SameSite=Strict cookie, not returned.",
+        )
 
     @extend_schema(request=InputSerializer, responses={200: TokenPairOutput}, operation_id="auth_token")
     def post(self, request: Request) -> Response:
@@ -49,11 +97,13 @@ class AuthTokenApi(TenantApi):
         pair = auth.auth_login(
             request=request._request, email=data.validated_data["email"], password=data.validated_data["password"]
         )
-        return Response(_pair(pair))
+        return _pair(pair, request=request, cookie=data.validated_data["refresh_transport"] == "cookie")
 
 
 class RefreshInput(serializers.Serializer):
-    refresh = serializers.CharField(max_length=2000)
+    refresh = serializers.CharField(
+        max_length=2000, required=False, help_text="Omit to use the app's cookie (then send X-Requested-With)."
+    )
 
 
 class AuthTokenRefreshApi(TenantApi):
@@ -64,7 +114,15 @@ class AuthTokenRefreshApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = RefreshInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(_pair(auth.auth_refresh(raw_refresh=data.validated_data["refresh"])))
+        raw, cookie = _refresh_from(request, data.validated_data)
+        try:
+            pair = auth.auth_refresh(raw_refresh=raw)
+        except AuthenticationFailed as exc:
+            if not cookie:
+                raise
+            response = self.handle_exception(exc)  # a dead cookie is cleared so the app stops sending it
+            return _clear_cookie(response)
+        return _pair(pair, request=request, cookie=cookie)
 
 
 class AuthLogoutApi(TenantApi):
@@ -75,8 +133,15 @@ class AuthLogoutApi(TenantApi):
     def post(self, request: Request) -> Response:
         data = RefreshInput(data=request.data)
         data.is_valid(raise_exception=True)
-        auth.auth_logout(raw_refresh=data.validated_data["refresh"])
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        raw, cookie = _refresh_from(request, data.validated_data)
+        try:
+            auth.auth_logout(raw_refresh=raw)
+        except AuthenticationFailed as exc:
+            if not cookie:
+                raise
+            return _clear_cookie(self.handle_exception(exc))
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        return _clear_cookie(response) if cookie else response
 
 
 class PasswordChangeApi(TenantApi):
@@ -154,13 +219,29 @@ class TenantInfoApi(TenantApi):
 # --- me ------------------------------------------------------------------------------------------
 
 
+class MeUserOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+
+
+class MeTenantOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    url = serializers.URLField()
+
+
+class MeRoleOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
 class MeApi(TenantApi):
     required_permission = MEMBER
 
     class OutputSerializer(serializers.Serializer):
-        user = serializers.DictField()
-        tenant = serializers.DictField()
-        role = serializers.DictField()
+        user = MeUserOutput()
+        tenant = MeTenantOutput()
+        role = MeRoleOutput()
         permissions = serializers.ListField(child=serializers.CharField())
 
     @extend_schema(responses={200: OutputSerializer}, operation_id="me")

@@ -64,6 +64,11 @@ def _ttl() -> int:
     return int(jwt_settings.REFRESH_TOKEN_LIFETIME.total_seconds())
 
 
+def refresh_lifetime_seconds() -> int:
+    """How long a refresh token lives (the browser app's cookie expires with it)."""
+    return _ttl()
+
+
 def _fam_key(schema: str, family: str) -> str:
     return tenant_key(schema, "jwt", "fam", family)
 

@@ -69,6 +69,23 @@ class SurveyDetailOutput(SurveyOutput):
     definition = serializers.JSONField()
 
 
+class CompileErrorOutput(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    location = serializers.DictField()
+
+
+class SurveyValidationOutput(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = CompileErrorOutput(many=True)  # type: ignore[assignment]
+
+
+class SurveyBuilderOutput(SurveyDetailOutput):
+    """A builder write's answer: the survey and the draft's current compile result."""
+
+    diagnostics = SurveyValidationOutput()
+
+
 class SettingsInput(serializers.Serializer):
     title = serializers.CharField(max_length=300)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
@@ -122,7 +139,7 @@ class SurveyListApi(SurveyApi):
         surveys = selectors.survey_list(status=status_filter)[:500]
         return Response(SurveyOutput(surveys, many=True).data)
 
-    @extend_schema(request=CreateInput, responses={201: SurveyDetailOutput}, operation_id="survey_create")
+    @extend_schema(request=CreateInput, responses={201: SurveyBuilderOutput}, operation_id="survey_create")
     def post(self, request: Request) -> Response:
         data = self.CreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -162,7 +179,7 @@ class SurveyDefinitionApi(SurveyApi):
     error_statuses = IF_MATCH
 
     @extend_schema(
-        request=DefinitionSchema, responses={200: SurveyDetailOutput}, operation_id="survey_definition_replace"
+        request=DefinitionSchema, responses={200: SurveyBuilderOutput}, operation_id="survey_definition_replace"
     )
     def put(self, request: Request, pk: int) -> Response:
         if not isinstance(request.data, dict):
@@ -189,7 +206,7 @@ class PageListApi(SurveyApi):
     required_permission = "survey.edit"
     error_statuses = IF_MATCH
 
-    @extend_schema(request=PageAddSchema, responses={201: SurveyDetailOutput}, operation_id="page_add")
+    @extend_schema(request=PageAddSchema, responses={201: SurveyBuilderOutput}, operation_id="page_add")
     def post(self, request: Request, pk: int) -> Response:
         page, position = _element(request)
         survey = services.page_add(
@@ -205,7 +222,7 @@ class PageDetailApi(SurveyApi):
     required_permission = "survey.edit"
     error_statuses = IF_MATCH
 
-    @extend_schema(request=PageChangesSchema, responses={200: SurveyDetailOutput}, operation_id="page_update")
+    @extend_schema(request=PageChangesSchema, responses={200: SurveyBuilderOutput}, operation_id="page_update")
     def patch(self, request: Request, pk: int, page_id: str) -> Response:
         changes, _ = _element(request)
         survey = services.page_update(
@@ -216,7 +233,7 @@ class PageDetailApi(SurveyApi):
         )
         return _builder_response(survey)
 
-    @extend_schema(responses={200: SurveyDetailOutput}, operation_id="page_delete")
+    @extend_schema(responses={200: SurveyBuilderOutput}, operation_id="page_delete")
     def delete(self, request: Request, pk: int, page_id: str) -> Response:
         survey = services.page_delete(survey=self.survey(pk), page_id=page_id, expected_revision=_if_match(request))
         return _builder_response(survey)
@@ -230,7 +247,7 @@ class PageReorderApi(SurveyApi):
     required_permission = "survey.edit"
     error_statuses = IF_MATCH
 
-    @extend_schema(request=OrderInput, responses={200: SurveyDetailOutput}, operation_id="pages_reorder")
+    @extend_schema(request=OrderInput, responses={200: SurveyBuilderOutput}, operation_id="pages_reorder")
     def post(self, request: Request, pk: int) -> Response:
         data = OrderInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -246,7 +263,7 @@ class QuestionListApi(SurveyApi):
     required_permission = "survey.edit"
     error_statuses = IF_MATCH
 
-    @extend_schema(request=QuestionAddSchema, responses={201: SurveyDetailOutput}, operation_id="question_add")
+    @extend_schema(request=QuestionAddSchema, responses={201: SurveyBuilderOutput}, operation_id="question_add")
     def post(self, request: Request, pk: int, page_id: str) -> Response:
         question, position = _element(request)
         survey = services.question_add(
@@ -263,7 +280,7 @@ class QuestionDetailApi(SurveyApi):
     required_permission = "survey.edit"
     error_statuses = IF_MATCH
 
-    @extend_schema(request=QuestionChangesSchema, responses={200: SurveyDetailOutput}, operation_id="question_update")
+    @extend_schema(request=QuestionChangesSchema, responses={200: SurveyBuilderOutput}, operation_id="question_update")
     def patch(self, request: Request, pk: int, question_id: str) -> Response:
         changes, _ = _element(request)
         survey = services.question_update(
@@ -274,7 +291,7 @@ class QuestionDetailApi(SurveyApi):
         )
         return _builder_response(survey)
 
-    @extend_schema(responses={200: SurveyDetailOutput}, operation_id="question_delete")
+    @extend_schema(responses={200: SurveyBuilderOutput}, operation_id="question_delete")
     def delete(self, request: Request, pk: int, question_id: str) -> Response:
         survey = services.question_delete(
             survey=self.survey(pk),
@@ -292,7 +309,7 @@ class QuestionMoveApi(SurveyApi):
         page = serializers.CharField(max_length=64)
         position = serializers.IntegerField(min_value=0, required=False, allow_null=True)
 
-    @extend_schema(request=InputSerializer, responses={200: SurveyDetailOutput}, operation_id="question_move")
+    @extend_schema(request=InputSerializer, responses={200: SurveyBuilderOutput}, operation_id="question_move")
     def post(self, request: Request, pk: int, question_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -313,17 +330,6 @@ class SurveyDuplicateApi(SurveyApi):
     def post(self, request: Request, pk: int) -> Response:
         survey = services.survey_duplicate(survey=self.survey(pk), created_by_id=request.user.pk)
         return _survey_response(survey, code=status.HTTP_201_CREATED)
-
-
-class CompileErrorOutput(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    location = serializers.DictField()
-
-
-class SurveyValidationOutput(serializers.Serializer):
-    valid = serializers.BooleanField()
-    errors = CompileErrorOutput(many=True)  # type: ignore[assignment]
 
 
 class SurveyValidateApi(SurveyApi):
@@ -429,7 +435,7 @@ class SurveyExportApi(SurveyApi):
 class SurveyImportApi(SurveyApi):
     required_permission = "survey.create"
 
-    @extend_schema(request=ExportDocumentSchema, responses={201: SurveyDetailOutput}, operation_id="survey_import")
+    @extend_schema(request=ExportDocumentSchema, responses={201: SurveyBuilderOutput}, operation_id="survey_import")
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise ValidationError({"non_field_errors": ["Send the exported survey as a JSON object."]})

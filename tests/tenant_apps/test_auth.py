@@ -295,3 +295,80 @@ def test_lockout_is_per_tenant(tenant_a, tenant_b, make_member):
         ).status_code
         == 200
     )
+
+
+# --- the browser app's refresh cookie ----------------------------------------------------------------
+
+
+def _cookie_login(tenant, email, secure=False):
+    client = Client(HTTP_HOST=host_of(tenant))
+    response = client.post(
+        "/api/v1/auth/token/",
+        {"email": email, "password": PASSWORD, "refresh_transport": "cookie"},
+        content_type="application/json",
+        secure=secure,
+    )
+    return client, response
+
+
+def test_cookie_login_keeps_the_refresh_token_out_of_the_body(tenant_a, make_member):
+    user = make_member(tenant_a, role="survey_creator")
+    _, response = _cookie_login(tenant_a, user.email)
+    assert response.status_code == 200
+    assert set(response.json()) == {"access", "token_type"}
+    cookie = response.cookies["refresh_token"]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/api/v1/auth/"
+    assert cookie["domain"] == ""  # host-only: bound to this tenant's host
+    assert not cookie["secure"]  # plain http in tests; Secure on https (next test)
+    assert _me(tenant_a, response.json()["access"]).status_code == 200
+
+
+def test_cookie_is_secure_on_https(tenant_a, make_member):
+    user = make_member(tenant_a, role="survey_creator")
+    _, response = _cookie_login(tenant_a, user.email, secure=True)
+    assert response.cookies["refresh_token"]["secure"] is True
+
+
+def test_cookie_refresh_rotates_needs_the_csrf_header_and_logout_clears_it(tenant_a, make_member):
+    user = make_member(tenant_a, role="survey_creator")
+    client, response = _cookie_login(tenant_a, user.email)
+    first = response.cookies["refresh_token"].value
+    # Without the custom header (what a cross-site form post would look like): refused, cookie untouched.
+    refused = client.post("/api/v1/auth/token/refresh/", {}, content_type="application/json")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    refreshed = client.post(
+        "/api/v1/auth/token/refresh/", {}, content_type="application/json", HTTP_X_REQUESTED_WITH="fetch"
+    )
+    assert refreshed.status_code == 200, refreshed.content
+    assert "refresh" not in refreshed.json()
+    second = refreshed.cookies["refresh_token"].value
+    assert second != first
+    assert _refresh(tenant_a, first).status_code == 401  # rotated: the old one is dead (and revokes the family)
+
+
+def test_cookie_logout_revokes_and_clears(tenant_a, make_member):
+    user = make_member(tenant_a, role="survey_creator")
+    client, response = _cookie_login(tenant_a, user.email)
+    raw = response.cookies["refresh_token"].value
+    out = client.post("/api/v1/auth/logout/", {}, content_type="application/json", HTTP_X_REQUESTED_WITH="fetch")
+    assert out.status_code == 204
+    assert out.cookies["refresh_token"].value == ""
+    assert out.cookies["refresh_token"]["max-age"] == 0
+    assert _refresh(tenant_a, raw).status_code == 401
+    # With no cookie and no body the refresh is a 400 in the error shape, not a 500.
+    empty = Client(HTTP_HOST=host_of(tenant_a)).post("/api/v1/auth/token/refresh/", {}, content_type="application/json")
+    assert empty.status_code == 400
+    assert "refresh" in empty.json()["error"]["details"]
+
+
+def test_a_dead_refresh_cookie_is_cleared(tenant_a, make_member):
+    client = Client(HTTP_HOST=host_of(tenant_a))
+    client.cookies["refresh_token"] = "garbage"
+    response = client.post(
+        "/api/v1/auth/token/refresh/", {}, content_type="application/json", HTTP_X_REQUESTED_WITH="fetch"
+    )
+    assert response.status_code == 401
+    assert response.cookies["refresh_token"].value == ""

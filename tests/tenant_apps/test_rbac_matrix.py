@@ -28,7 +28,13 @@ S = "/api/v1/surveys"
 ROLES = [*BUILTIN_ROLES, "custom", "anonymous"]
 DOC_ROUTES = {"schema", "swagger-ui", "redoc"}
 # Server-rendered HTML pages for respondents (public by design; tested in test_respondent_page.py).
-PAGE_ROUTES = {"respondent-page", "invitation-accept-page", "unsubscribe-page"}
+PAGE_ROUTES = {  # HTML, not APIs
+    "respondent-page",
+    "invitation-accept-page",
+    "unsubscribe-page",
+    "tenant-home",
+    "staff-app",
+}
 
 
 @dataclass(frozen=True)

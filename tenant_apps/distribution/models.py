@@ -2,8 +2,8 @@
 invitation per (survey, contact).
 
 A contact's personal data (e-mail, names, attributes) lives in one field, ``personal``, read and
-written only through ``tenant_apps.distribution.personal`` (so it can be encrypted at rest in one
-place). ``email_hash`` is a keyed hash of the lower-cased e-mail: the de-duplication and look-up
+written only through ``tenant_apps.distribution.personal``, which seals it with the organisation's key.
+``email_hash`` is a keyed hash of the lower-cased e-mail: the de-duplication and look-up
 key, which stays usable when ``personal`` is encrypted."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.db import models
 
 
 class Contact(models.Model):
-    # {"email", "first_name", "last_name", "attributes": {name: text}}: see personal.py.
+    # {"sealed": <the sealed {"email", "first_name", "last_name", "attributes"}>}: see personal.py.
     personal = models.JSONField(default=dict)
     email_hash = models.CharField(max_length=64, unique=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)

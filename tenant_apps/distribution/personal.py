@@ -1,8 +1,10 @@
 """The only place that reads or writes a contact's personal data (e-mail, names, attributes).
 
-Everything else calls ``contact_personal(contact)`` and ``contact_personal_set(contact, personal)``,
-so encrypting these fields at rest later changes this module only. ``email_hash`` (a keyed
-HMAC of the lower-cased e-mail, per tenant) is the de-duplication and look-up key."""
+Everything else calls ``contact_personal(contact)`` and ``contact_personal_set(contact, personal)``.
+The data is stored sealed with the organisation's key (``tenant_apps.pii``: AES-256-GCM under a data key
+wrapped by Vault), bound to the contact's ``email_hash`` so a ciphertext copied to another contact does not
+open; rows written before sealing are read as they are. ``email_hash`` (a keyed HMAC of the lower-cased
+e-mail, per tenant) is the de-duplication and look-up key."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from django.conf import settings
 
 from shared_apps.core.tenancy import current_schema
 from tenant_apps.distribution.models import Contact
+from tenant_apps.pii.services import SealContext, reveal, seal
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,13 @@ def email_hash(email: str) -> str:
     return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
+def _context(hashed: str) -> SealContext:
+    return SealContext(survey_id="contacts", submission=hashed, field="personal")
+
+
 def contact_personal(contact: Contact) -> ContactPersonal:
-    data = contact.personal or {}
+    stored = contact.personal or {}
+    data = reveal(stored["sealed"], _context(contact.email_hash)) if "sealed" in stored else stored
     return ContactPersonal(
         email=str(data.get("email", "")),
         first_name=str(data.get("first_name", "")),
@@ -49,6 +57,6 @@ def contact_personal(contact: Contact) -> ContactPersonal:
 
 
 def contact_personal_set(contact: Contact, personal: ContactPersonal) -> None:
-    """Set (not save) the contact's personal data and its look-up key."""
-    contact.personal = personal.as_dict()
+    """Set (not save) the contact's personal data, sealed, and its look-up key."""
     contact.email_hash = email_hash(personal.email)
+    contact.personal = {"sealed": seal(personal.as_dict(), _context(contact.email_hash))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django_tenants.utils import tenant_context
@@ -326,3 +327,45 @@ def test_contact_list_endpoint_queries_do_not_grow_with_the_page(
         assert len(response.json()["results"][0]["lists"]) == 2
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_contacts_personal_data_is_sealed_at_rest_and_bound_to_its_contact(admin_client: Client, tenant_a: Any) -> None:
+    from django.db import connection
+
+    from tenant_apps.distribution.personal import contact_personal
+    from tenant_apps.pii.services import PiiUnreadable
+
+    marker = "Zanzibar-7c1f"
+    email = unique_email(marker)
+    created = contact_create(admin_client, email, first_name=marker, attributes={"city": marker})
+    other = contact_create(admin_client, unique_email("Other"), first_name="Other")
+    with tenant_context(tenant_a), connection.cursor() as cursor:
+        cursor.execute("SELECT personal::text, email_hash FROM distribution_contact WHERE id = %s", [created["id"]])
+        stored, hashed = cursor.fetchone()
+        assert marker.lower() not in stored.lower()
+        assert '"sealed": "pii1.' in stored
+        assert marker not in hashed
+        # The API still reads it, through the one module that opens it.
+        assert contact_personal(Contact.objects.get(pk=created["id"])).first_name == marker
+        # A ciphertext copied onto another contact does not open there.
+        Contact.objects.filter(pk=other["id"]).update(personal=Contact.objects.get(pk=created["id"]).personal)
+        with pytest.raises(PiiUnreadable):
+            contact_personal(Contact.objects.get(pk=other["id"]))
+
+
+def test_a_data_subject_request_finds_and_erases_the_contact(admin_client: Client, tenant_a: Any) -> None:
+    email = unique_email("Subject")
+    created = contact_create(admin_client, email, first_name="Sub", attributes={"team": "blue"})
+    access = admin_client.post(
+        "/api/v1/privacy/requests/", {"kind": "access", "email": email.upper()}, content_type="application/json"
+    )
+    assert access.status_code == 201, access.content
+    [record] = access.json()["document"]["sources"]["distribution.contacts"]
+    assert (record["contact_id"], record["email"], record["attributes"]) == (created["id"], email, {"team": "blue"})
+
+    erase = admin_client.post(
+        "/api/v1/privacy/requests/", {"kind": "erase", "email": email}, content_type="application/json"
+    )
+    assert erase.status_code == 201, erase.content
+    assert erase.json()["receipt"]["counts"]["records.distribution.contacts"] >= 1
+    assert admin_client.get(f"/api/v1/contacts/{created['id']}/").status_code == 404

@@ -40,11 +40,19 @@ SHARED_APPS = [
     "shared_apps.tenants",
     "django_tenants",
     "shared_apps.accounts",
+    "shared_apps.operators",
     "billing",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    # The operators' admin (platform host only): sessions and messages in the public schema; our own admin
+    # site (shared_apps.operators.admin), so no autodiscovery.
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin.apps.SimpleAdminConfig",
+    # Also shared: the admin's sign-in on the platform host gets the same lockout (tables in public).
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -78,6 +86,10 @@ MIDDLEWARE = [
     "shared_apps.core.parsers.InputGuardMiddleware",
     "shared_apps.core.middleware.HealthCheckMiddleware",
     "shared_apps.tenants.middleware.TenantMiddleware",
+    # Platform host only (the operators' admin); tenant hosts get no session, cookie or request.user here.
+    "shared_apps.operators.middleware.PlatformSessionMiddleware",
+    "shared_apps.operators.middleware.PlatformAuthenticationMiddleware",
+    "shared_apps.operators.middleware.PlatformMessageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,7 +101,13 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
     }
 ]
 
@@ -206,6 +224,8 @@ PERMISSIONS_L2_SECONDS: int = env.int("PERMISSIONS_L2_SECONDS", default=300)
 # Survey load for respondents: in-process cache (invalidated over pub/sub) backed by Redis.
 SURVEY_LOAD_L1_SECONDS: int = env.int("SURVEY_LOAD_L1_SECONDS", default=600)
 SURVEY_LOAD_L2_SECONDS: int = env.int("SURVEY_LOAD_L2_SECONDS", default=3600)
+# The operators' admin (platform host): sessions in the public schema, ending after this many hours.
+SESSION_COOKIE_AGE: int = env.int("ADMIN_SESSION_HOURS", default=8) * 3600
 INVITATION_DAYS: int = env.int("INVITATION_DAYS", default=7)
 PASSWORD_RESET_TIMEOUT: int = env.int("PASSWORD_RESET_SECONDS", default=3600)
 

@@ -57,7 +57,7 @@ def test_registry_holds_what_each_tenant_app_declared():
         ("responses_answer", True),
         ("responses_submission", True),
     ]
-    assert registry.append_only_tables() == {"audit_event", "surveys_surveyversion"}
+    assert registry.append_only_tables() == {"audit_event", "operators_operatorevent", "surveys_surveyversion"}
     assert registry.email_builders() == {
         "invitation": "tenant_apps.members.emails.invitation_email",
         "password_reset": "tenant_apps.members.emails.password_reset_email",

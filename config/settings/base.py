@@ -149,20 +149,30 @@ DATABASE_ADMIN_URL: str = env("DATABASE_ADMIN_URL", default="postgres://postgres
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, Celery --------------------------------------------------------------
+# The cache, drafts, throttles, refresh tokens and HyperLogLogs: one Redis (redis://host:port/db), or a Redis
+# Cluster (redis+cluster://host:port[,host:port...]; shared_apps/core/redis_cluster.py).
 REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
-CACHES = {
-    "default": {
+
+
+def redis_cache(url: str) -> dict[str, Any]:
+    options: dict[str, Any] = {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2}
+    if url.startswith("redis+cluster://"):
+        options["CLIENT_CLASS"] = "shared_apps.core.redis_cluster.ClusterClient"
+    return {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": url,
         # Every key is prefixed with the current schema: no cache entry crosses tenants.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "TIMEOUT": 300,
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        "OPTIONS": options,
     }
-}
 
-CELERY_BROKER_URL: str = env("CELERY_BROKER_URL", default=REDIS_URL)
+
+CACHES = {"default": redis_cache(REDIS_URL)}
+
+# The broker is always a single Redis (deploy/README.md says why): with a cluster REDIS_URL it must be set.
+CELERY_BROKER_URL: str = env("CELERY_BROKER_URL", default="" if REDIS_URL.startswith("redis+cluster://") else REDIS_URL)
 CELERY_RESULT_BACKEND: str | None = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = False
 # Late acks: a task whose worker dies (SIGKILL, OOM, lost host) stays unacknowledged in Redis and is delivered

@@ -20,6 +20,7 @@ import pytest
 import redis
 import requests
 from django.test import override_settings
+from django.utils import timezone
 from django_redis import get_redis_connection
 from django_tenants.utils import tenant_context
 from redis.cluster import RedisCluster, key_slot
@@ -29,6 +30,7 @@ from config.settings.base import redis_cache
 from shared_apps.core.cache import TenantCache, tenant_key
 from shared_apps.core.redis_cluster import cluster_client, cluster_nodes
 from shared_apps.tenants.models import Organisation
+from tenant_apps.analytics.services import hll_key, tenant_aggregate
 from tenant_apps.responses.models import DraftCopy
 from tenant_apps.responses.services import (
     draft_key,
@@ -277,6 +279,10 @@ def test_the_app_through_gunicorn_on_the_cluster(cluster_url: str, clustered_ser
     with override_settings(REDIS_URL=cluster_url, CACHES={"default": redis_cache(cluster_url)}):
         with tenant_context(tenant):
             assert unique_respondents(survey_id=survey.pk) == 2
+            # Analytics: the dirty marks the submits left, the aggregation and its HyperLogLog rebuild (a
+            # transaction over the tenant's day keys) on the cluster.
+            assert tenant_aggregate()
+        assert client.pfcount(hll_key(schema, survey.pk, timezone.now().date())) == 2
         # The two-level cache's invalidation deletes every key of the tenant's cache from the cluster.
         cache = TenantCache("cluster-test", l1_seconds=1, l2_seconds=60, encode=str.encode, decode=bytes.decode)
         assert cache.get(schema, "a", load=lambda: "A") == "A"
@@ -285,6 +291,18 @@ def test_the_app_through_gunicorn_on_the_cluster(cluster_url: str, clustered_ser
         cache.invalidate_now(schema)
         assert client.get(cache.redis_key(schema, "a")) is None
         assert client.get(cache.redis_key(schema, "b")) is None
+
+    # The analytics summary (PFCOUNT over the days' HyperLogLogs, cached in the cluster) through gunicorn.
+    fresh = requests.post(
+        f"{base}/api/v1/auth/token/", json={"email": admin_email, "password": PASSWORD}, headers=headers, timeout=10
+    ).json()["access"]
+    summary = requests.get(
+        f"{base}/api/v1/surveys/{survey.pk}/analytics/",
+        headers={**headers, "Authorization": f"Bearer {fresh}"},
+        timeout=20,
+    )
+    assert summary.status_code == 200, summary.text
+    assert summary.json()["totals"]["unique_respondents"] == 2
 
     # Throttles count in the cluster (Django's cache API: keys prefixed by schema).
     assert any(b"throttle" in key for key in client.scan_iter(match=f"{schema}:*", count=1000))

@@ -94,8 +94,10 @@ typecheck: venv  ## mypy
 
 check: lint typecheck test  ## everything CI runs
 
-BENCH_DB_ENV = DATABASE_URL=postgres://survey_app@127.0.0.1:5432/survey_bench \
-	DATABASE_OWNER_URL=postgres://survey_owner@127.0.0.1:5432/survey_bench LOG_LEVEL=WARNING
+# The scratch database of the benchmarks (re-created by each): BENCH_DB=survey_bench_me keeps parallel runs apart.
+BENCH_DB ?= survey_bench
+BENCH_DB_ENV = DATABASE_URL=postgres://survey_app@127.0.0.1:5432/$(BENCH_DB) \
+	DATABASE_OWNER_URL=postgres://survey_owner@127.0.0.1:5432/$(BENCH_DB) LOG_LEVEL=WARNING
 
 bench-tenants: venv services  ## provisioning benchmark: 50 clones vs 10 migrate-based creations
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
@@ -129,10 +131,17 @@ bench-export: venv services  ## export N (BENCH_EXPORT_ROWS, default 1M) submiss
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python benchmarks/export.py
 
-loadtest: venv services assets chromium ops-tools  ## locust: respondents load, save drafts per page and submit (headless, fixed users/duration)
+LOCUST_PROFILE ?= Respondent
+LOCUST_USERS ?= 50
+LOCUST_SPAWN_RATE ?= 10
+LOCUST_DURATION ?= 30s
+LOCUST_WORKERS ?= 0
+
+loadtest: venv services assets  ## locust (LOCUST_PROFILE=Respondent|HumanRespondent, LOCUST_USERS, LOCUST_WORKERS: master + N workers)
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
-	$(BENCH_DB_ENV) $(BIN)/python loadtests/run.py
+	$(BENCH_DB_ENV) LOCUST_PROFILE=$(LOCUST_PROFILE) LOCUST_USERS=$(LOCUST_USERS) LOCUST_SPAWN_RATE=$(LOCUST_SPAWN_RATE) \
+		LOCUST_DURATION=$(LOCUST_DURATION) LOCUST_WORKERS=$(LOCUST_WORKERS) $(BIN)/python loadtests/run.py
 
 ANALYTICS_SUBMISSIONS ?= 500000
 

@@ -1,10 +1,11 @@
-"""URLs of the platform host (PLATFORM_DOMAIN): signup and API docs."""
+"""URLs of the platform host (PLATFORM_DOMAIN): signup, API docs, metrics and the operators' admin."""
 
 from django.urls import path
 
 from billing.apis import StripeWebhookApi
 from config.urls_common import api_doc_patterns
 from shared_apps.core.metrics import metrics_view
+from shared_apps.operators.admin import operator_site
 from shared_apps.tenants.apis import SignupCreateApi, SignupStatusApi, SignupVerifyApi
 from shared_apps.tenants.views import product_page, signup_verify_page
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("api/v1/signup/<uuid:public_id>/", SignupStatusApi.as_view(), name="signup-status"),
     path("api/v1/billing/webhook/", StripeWebhookApi.as_view(), name="billing-webhook"),
     *api_doc_patterns("config.urls_public"),
+    path("admin/", operator_site.urls),  # platform operators only (is_platform_staff)
     path("metrics", metrics_view, name="metrics"),  # platform host only, behind METRICS_TOKEN
 ]
 

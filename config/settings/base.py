@@ -42,11 +42,19 @@ SHARED_APPS = [
     "shared_apps.tenants",
     "django_tenants",
     "shared_apps.accounts",
+    "shared_apps.operators",
     "billing",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    # The operators' admin (platform host only): sessions and messages in the public schema; our own admin
+    # site (shared_apps.operators.admin), so no autodiscovery.
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin.apps.SimpleAdminConfig",
+    # Also shared: the admin's sign-in on the platform host gets the same lockout (tables in public).
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -85,6 +93,10 @@ MIDDLEWARE = [
     "shared_apps.core.parsers.InputGuardMiddleware",
     "shared_apps.core.middleware.HealthCheckMiddleware",
     "shared_apps.tenants.middleware.TenantMiddleware",
+    # Platform host only (the operators' admin); tenant hosts get no session, cookie or request.user here.
+    "shared_apps.operators.middleware.PlatformSessionMiddleware",
+    "shared_apps.operators.middleware.PlatformAuthenticationMiddleware",
+    "shared_apps.operators.middleware.PlatformMessageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.staticfiles.StaticFilesMiddleware",  # WhiteNoise; also long-caches the staff app's hashed chunks
     "django.middleware.common.CommonMiddleware",
@@ -96,7 +108,13 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
     }
 ]
 
@@ -140,20 +158,30 @@ DATABASE_ADMIN_URL: str = env("DATABASE_ADMIN_URL", default="postgres://postgres
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, Celery --------------------------------------------------------------
+# The cache, drafts, throttles, refresh tokens and HyperLogLogs: one Redis (redis://host:port/db), or a Redis
+# Cluster (redis+cluster://host:port[,host:port...]; shared_apps/core/redis_cluster.py).
 REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
-CACHES = {
-    "default": {
+
+
+def redis_cache(url: str) -> dict[str, Any]:
+    options: dict[str, Any] = {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2}
+    if url.startswith("redis+cluster://"):
+        options["CLIENT_CLASS"] = "shared_apps.core.redis_cluster.ClusterClient"
+    return {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": url,
         # Every key is prefixed with the current schema: no cache entry crosses tenants.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "TIMEOUT": 300,
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        "OPTIONS": options,
     }
-}
 
-CELERY_BROKER_URL: str = env("CELERY_BROKER_URL", default=REDIS_URL)
+
+CACHES = {"default": redis_cache(REDIS_URL)}
+
+# The broker is always a single Redis (deploy/README.md says why): with a cluster REDIS_URL it must be set.
+CELERY_BROKER_URL: str = env("CELERY_BROKER_URL", default="" if REDIS_URL.startswith("redis+cluster://") else REDIS_URL)
 CELERY_RESULT_BACKEND: str | None = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = False
 # Late acks: a task whose worker dies (SIGKILL, OOM, lost host) stays unacknowledged in Redis and is delivered
@@ -215,6 +243,8 @@ PERMISSIONS_L2_SECONDS: int = env.int("PERMISSIONS_L2_SECONDS", default=300)
 # Survey load for respondents: in-process cache (invalidated over pub/sub) backed by Redis.
 SURVEY_LOAD_L1_SECONDS: int = env.int("SURVEY_LOAD_L1_SECONDS", default=600)
 SURVEY_LOAD_L2_SECONDS: int = env.int("SURVEY_LOAD_L2_SECONDS", default=3600)
+# The operators' admin (platform host): sessions in the public schema, ending after this many hours.
+SESSION_COOKIE_AGE: int = env.int("ADMIN_SESSION_HOURS", default=8) * 3600
 INVITATION_DAYS: int = env.int("INVITATION_DAYS", default=7)
 PASSWORD_RESET_TIMEOUT: int = env.int("PASSWORD_RESET_SECONDS", default=3600)
 

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import CELERY_BROKER_URL, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: a missing secret stops the process
@@ -14,6 +14,8 @@ if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the platform's hosts (no '*').")
 for _var in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"):
     env(_var)  # raise ImproperlyConfigured when missing: no localhost fallbacks in production
+if not CELERY_BROKER_URL:
+    raise ImproperlyConfigured("CELERY_BROKER_URL must name a single Redis when REDIS_URL is a cluster.")
 
 # Personal data is sealed with keys held by Vault: no local key backend, no dev root token.
 VAULT_ADDR = env("VAULT_ADDR")

@@ -1,7 +1,7 @@
 """Test settings: real PostgreSQL and Redis, separate database and Redis databases."""
 
 from .base import *  # noqa: F403
-from .base import CACHES, REST_FRAMEWORK, SURVEY_DB_ROLE, databases, env
+from .base import REST_FRAMEWORK, SURVEY_DB_ROLE, databases, env, redis_cache
 
 SECRET_KEY = "test-only-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
 DEBUG = False
@@ -9,7 +9,7 @@ ALLOWED_HOSTS = ["localhost", ".localhost", "127.0.0.1", "testserver"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests only
 
 REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/13")
-CACHES["default"]["LOCATION"] = REDIS_URL
+CACHES = {"default": redis_cache(REDIS_URL)}  # TEST_REDIS_URL=redis+cluster://...: the cluster tests
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/14")
 CELERY_RESULT_BACKEND = env("TEST_CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/15")
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {

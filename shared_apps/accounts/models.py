@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -24,6 +25,12 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        """``manage.py createsuperuser``: a platform operator (the Django admin on the platform host)."""
+        extra["is_platform_staff"] = True
+        extra.setdefault("is_active", True)
+        return self.create_user(email, password, **extra)
+
 
 class User(AbstractBaseUser):
     email = models.EmailField(unique=True)
@@ -41,3 +48,22 @@ class User(AbstractBaseUser):
 
     def __str__(self) -> str:
         return self.email
+
+    # The Django admin (platform host only, shared_apps.operators) asks these. Every platform operator may use
+    # every page of that admin, which shows platform records only; tenant permissions never come from here.
+    @property
+    def is_staff(self) -> bool:
+        return self.is_platform_staff
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.is_platform_staff
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        return self.is_active and self.is_platform_staff
+
+    def has_perms(self, perm_list: Iterable[str], obj: object = None) -> bool:
+        return all(self.has_perm(perm, obj) for perm in perm_list)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return self.is_active and self.is_platform_staff

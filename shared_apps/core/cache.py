@@ -27,10 +27,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-import redis
 from django.conf import settings
 from django.db import transaction
 from django_redis import get_redis_connection
+
+from shared_apps.core.redis_cluster import subscriber_client
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,8 @@ class _Bus:
         while True:
             try:
                 # A client of its own: the cache client's socket timeout would end an idle listen().
-                client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=None, health_check_interval=30)
+                # On a Redis Cluster: one node (PUBLISH reaches subscribers on every node).
+                client = subscriber_client(settings.REDIS_URL, socket_timeout=None, health_check_interval=30)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
                 self.l1.clear()

@@ -192,6 +192,12 @@ class ScrapeTimeCollector(Collector):
             info = get_redis_connection("default").info("memory")
         except Exception:  # noqa: BLE001
             return
+        if "used_memory" not in info:  # a Redis Cluster answers per node: report the fullest node
+            nodes = [node for node in info.values() if isinstance(node, dict) and "used_memory" in node]
+            if not nodes:
+                return
+            info = max(nodes, key=lambda node: node["used_memory"] / (node.get("maxmemory") or float("inf")))
+            info = info if info.get("maxmemory") else max(nodes, key=lambda node: node["used_memory"])
         used = GaugeMetricFamily("redis_memory_used_bytes", "Memory used by the cache Redis.")
         used.add_metric([], float(info["used_memory"]))
         yield used

@@ -97,6 +97,15 @@ def grant_public_schema(cursor: Any, *, app_role: str) -> None:
     cursor.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM {}").format(role))
     cursor.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(role))
     cursor.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role))
+    # Append-only shared tables (e.g. the operators' platform log): insert and read, never change.
+    for table_name in public_append_only_tables(cursor):
+        table = sql.Identifier("public", table_name)
+        cursor.execute(sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(table, role))
+
+
+def public_append_only_tables(cursor: Any) -> list[str]:
+    cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+    return [row[0] for row in cursor.fetchall() if is_append_only(row[0])]
 
 
 @dataclass

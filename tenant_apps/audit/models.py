@@ -19,6 +19,7 @@ class AuditEvent(models.Model):
         API = "api"
         CLI = "cli"
         TASK = "task"
+        ADMIN = "admin"  # a platform operator in the Django admin (shared_apps.operators)
 
     id = models.BigAutoField(primary_key=True)
     occurred_at = models.DateTimeField()

@@ -88,11 +88,17 @@ def _issue(*, user_id: int, schema: str, family: str) -> TokenPair:
     refresh["fam"] = family
     access = refresh.access_token  # copies user_id, tenant, fam
     ttl = _ttl()
-    pipe = _redis().pipeline()
+    client = _redis()
+    # The user's index of families spans tenants (its own hash slot on a Redis Cluster), so it cannot share a
+    # transaction with the tenant's keys: it is written first, so a family is never alive without being indexed
+    # (an index entry whose family never came is harmless: revoking it deletes nothing).
+    index = client.pipeline(transaction=False)
+    index.sadd(_user_key(user_id), f"{schema}|{family}")
+    index.expire(_user_key(user_id), ttl)
+    index.execute()
+    pipe = client.pipeline(transaction=True)  # both keys carry the {schema} hash tag: one slot
     pipe.set(_rt_key(schema, str(refresh["jti"])), f"{family}|active", ex=ttl)
     pipe.set(_fam_key(schema, family), user_id, ex=ttl)
-    pipe.sadd(_user_key(user_id), f"{schema}|{family}")
-    pipe.expire(_user_key(user_id), ttl)
     pipe.execute()
     return TokenPair(access=str(access), refresh=str(refresh), family=family)
 
@@ -139,7 +145,9 @@ def tokens_revoke_user(*, user_id: int, schema: str | None = None) -> int:
     chosen = [m for m in members if schema is None or m.split("|", 1)[0] == schema]
     if not chosen:
         return 0
-    pipe = client.pipeline()
+    # Families of several tenants and the user's index: several hash slots on a cluster, so no transaction (each
+    # DEL is a revocation on its own; the index is tidied last).
+    pipe = client.pipeline(transaction=False)
     for member in chosen:
         member_schema, family = member.split("|", 1)
         pipe.delete(_fam_key(member_schema, family))

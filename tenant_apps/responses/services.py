@@ -4,6 +4,7 @@ idempotent). Call inside the tenant's context."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -19,6 +20,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_redis import get_redis_connection
+from redis.exceptions import ResponseError as RedisResponseError
 
 from billing.limits import response_count
 from shared_apps.core.cache import tenant_key
@@ -278,11 +280,13 @@ def _draft_quarantine(redis: Any, schema: str, uid: str, reason: str) -> None:
     the error's first line only: PostgreSQL's CONTEXT line would quote the respondent's answers into the log."""
     reason = (reason.splitlines() or [""])[0][:200]
     logger.error("draft quarantined", extra={"tenant": schema, "uid": uid, "reason": reason})
+    # RENAME on its own: a Redis Cluster client refuses it inside a pipeline (both keys share the {schema} slot).
+    with contextlib.suppress(RedisResponseError):  # the draft may have been submitted (deleted) meanwhile
+        redis.rename(draft_key(schema, uid), drafts_quarantine_key(schema, uid))
     pipe = redis.pipeline(transaction=False)
-    pipe.rename(draft_key(schema, uid), drafts_quarantine_key(schema, uid))
     pipe.hset(drafts_quarantine_key(schema), uid, json.dumps({"reason": reason, "at": timezone.now().isoformat()}))
     pipe.expire(drafts_quarantine_key(schema), int(QUARANTINE_TTL.total_seconds()))
-    pipe.execute(raise_on_error=False)  # the draft may have been submitted (deleted) meanwhile
+    pipe.execute()
 
 
 def drafts_quarantined(*, schema: str) -> dict[str, dict[str, Any]]:

@@ -44,7 +44,7 @@ def test_every_alert_has_a_unit_test():
         case["alertname"]
         for unit in UNIT_TESTS
         for test in yaml.safe_load(unit.read_text())["tests"]
-        for case in test["alert_rule_test"]
+        for case in test.get("alert_rule_test", [])
         if case.get("exp_alerts")
     }
     assert alerts == tested

@@ -58,7 +58,7 @@ def test_registry_holds_what_each_tenant_app_declared():
         ("responses_answer", True),
         ("responses_submission", True),
     ]
-    assert registry.append_only_tables() == {"audit_event", "surveys_surveyversion"}
+    assert registry.append_only_tables() == {"audit_event", "operators_operatorevent", "surveys_surveyversion"}
     assert [name for name, _ in registry.teardowns()] == ["pii.tenant_keys"]
     assert registry.email_builders() == {
         "billing_past_due": "tenant_apps.billing_api.emails.past_due_email",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
+import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -79,6 +81,17 @@ def schema_name_for_slug(slug: str) -> str:
     return "t_" + slug.replace("-", "_")
 
 
+def validate_timezone(value: str) -> None:
+    """An IANA time zone name known to this system (``Europe/Paris``)."""
+    if value not in _timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone, e.g. Europe/Paris.")
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 class Organisation(TenantMixin):
     class Status(models.TextChoices):
         # Self-service signup whose e-mail is not verified yet: no domain, no schema.
@@ -117,6 +130,8 @@ class Organisation(TenantMixin):
     retention_months = models.PositiveIntegerField(null=True, blank=True)
     # Days a soft-deleted response is kept before the purge job deletes it for good.
     deleted_retention_days = models.PositiveIntegerField(default=30)
+    # IANA time zone of the organisation's reports (analytics time series bucket days and weeks in it).
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     # Rate limits for this organisation, e.g. "300/min"; blank: the platform defaults.
     rate_limit_user = models.CharField(max_length=20, blank=True, validators=[validate_rate])
     rate_limit_anon = models.CharField(max_length=20, blank=True, validators=[validate_rate])

@@ -305,14 +305,16 @@ class TimeseriesAnalyticsApi(AnalyticsApi):
         parameters=[
             *FILTER_PARAMETERS,
             OpenApiParameter("interval", str, enum=list(selectors.INTERVALS), description="Default: day."),
-            OpenApiParameter("tz", str, description="IANA time zone of the buckets. Default: UTC."),
+            OpenApiParameter(
+                "tz", str, description="IANA time zone of the buckets. Default: the organisation's time zone."
+            ),
         ],
         responses={200: TimeseriesOutput, **ERRORS},
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
         context = self.context(request, pk)
         interval = request.query_params.get("interval") or "day"
-        tz = request.query_params.get("tz") or "UTC"
+        tz = request.query_params.get("tz") or self.organisation.timezone
         selectors.timeseries_check(interval=interval, tz=tz)
         return self.answer(
             request,

@@ -44,9 +44,9 @@ def tenant_resume(*, slug: str) -> Organisation:
 
 
 def tenant_update(*, slug: str, **changes: str) -> Organisation:
-    """Change name, plan, rate limits or the days soft-deleted responses are kept. Validates every field
-    before saving any."""
-    allowed = {"name", "plan", "rate_limit_user", "rate_limit_anon", "deleted_retention_days"}
+    """Change name, plan, rate limits, the days soft-deleted responses are kept or the time zone of reports.
+    Validates every field before saving any."""
+    allowed = {"name", "plan", "rate_limit_user", "rate_limit_anon", "deleted_retention_days", "timezone"}
     if set(changes) - allowed:
         raise TenantError(f"Cannot change {sorted(set(changes) - allowed)}.")
     organisation = customer_get(slug)

@@ -286,3 +286,25 @@ def test_submit_reaches_the_api_through_the_beat_task_and_the_worker(tenant_a, a
     assert {c["id"]: c["count"] for c in _by_id(body)["q_single"]["choices"]}["c"] == 1
     assert lag < 5, lag
     assert refresh_dirty.apply_async().get(timeout=10) == 0  # nothing dirty now: no task for anyone
+
+
+def test_time_series_default_to_the_organisations_time_zone(populated, analyst, tenant_a):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from shared_apps.tenants.models import Organisation
+
+    base = f"/api/v1/surveys/{populated.pk}/analytics/timeseries/"
+    assert analyst.get(base, {"interval": "day"}).json()["tz"] == "UTC"
+    with pytest.raises(CommandError, match="IANA time zone"):
+        call_command("update_tenant", tenant_a.slug, "--timezone", "Mars/Olympus")
+    call_command("update_tenant", tenant_a.slug, "--timezone", "Asia/Tokyo")
+    try:
+        series = analyst.get(base, {"interval": "day"}).json()
+        assert series["tz"] == "Asia/Tokyo"
+        # The same buckets as asking for Tokyo explicitly (local midnights of the organisation's days).
+        assert series == analyst.get(base, {"interval": "day", "tz": "Asia/Tokyo"}).json()
+        assert sum(p["responses"] for p in series["points"]) == 4
+        assert analyst.get(base, {"interval": "day", "tz": "UTC"}).json()["tz"] == "UTC"  # asked for: wins
+    finally:
+        Organisation.objects.filter(pk=tenant_a.pk).update(timezone="UTC")

@@ -36,11 +36,12 @@ class Command(TenantCommand):
         parser.add_argument(
             "--deleted-retention-days", default=None, help="Days soft-deleted responses are kept before the purge."
         )
+        parser.add_argument("--timezone", default=None, help="IANA time zone of the reports, e.g. Europe/Paris.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         changes = {
             key: options[key]
-            for key in ("name", "rate_limit_user", "rate_limit_anon", "deleted_retention_days")
+            for key in ("name", "rate_limit_user", "rate_limit_anon", "deleted_retention_days", "timezone")
             if options[key] is not None
         }
         organisation = customer_get(options["slug"])
@@ -58,6 +59,6 @@ class Command(TenantCommand):
                 f"Organisation {organisation.slug!r}: name={organisation.name!r} plan={organisation.plan} "
                 f"rate_limit_user={organisation.rate_limit_user or 'default'} "
                 f"rate_limit_anon={organisation.rate_limit_anon or 'default'} "
-                f"deleted_retention_days={organisation.deleted_retention_days}"
+                f"deleted_retention_days={organisation.deleted_retention_days} timezone={organisation.timezone}"
             )
         )

@@ -101,7 +101,7 @@ def _endpoint(endpoint: WebhookEndpoint, *, secret: bool = False) -> dict[str, A
     fields: dict[str, Any] = {name: getattr(endpoint, name) for name in names}
     fields["id"] = endpoint.pk
     if secret:
-        return EndpointWithSecret({**fields, "secret": endpoint.secret}).data
+        return EndpointWithSecret({**fields, "secret": services.endpoint_secret(endpoint)}).data
     return EndpointOutput(fields).data
 
 

@@ -19,9 +19,10 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=200, blank=True)
     events = ArrayField(models.CharField(max_length=40), default=list)
     is_active = models.BooleanField(default=True)
-    # Signing secret; during a rotation's overlap the previous one signs too.
-    secret = models.CharField(max_length=100)
-    previous_secret = models.CharField(max_length=100, blank=True)
+    # Signing secret, sealed with the organisation's key (services.endpoint_secret opens it); during a
+    # rotation's overlap the previous one signs too.
+    secret = models.CharField(max_length=400)
+    previous_secret = models.CharField(max_length=400, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     # Failed attempts in a row (any delivery); a success resets it. At WEBHOOK_DISABLE_AFTER_FAILURES
     # the endpoint is disabled and the admins are told.

@@ -25,6 +25,7 @@ from shared_apps.core.tenancy import current_schema
 from tenant_apps.audit.services import audit_record
 from tenant_apps.members.models import Membership
 from tenant_apps.notifications.services import email_enqueue
+from tenant_apps.pii.services import SealContext, reveal, seal
 from tenant_apps.webhooks import schedule, signing, transport
 from tenant_apps.webhooks.models import (
     EVENT_TYPES,
@@ -162,8 +163,10 @@ def webhook_create(
     transport.resolve(url)  # http(s) only, and a public destination (unless allowed)
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(
-            url=url, events=events, description=description, secret=signing.new_secret(), created_by_id=actor_id
+            url=url, events=events, description=description, created_by_id=actor_id
         )
+        endpoint.secret = _sealed(endpoint, signing.new_secret())
+        endpoint.save(update_fields=["secret"])
         audit_record(
             action="webhook.create",
             target_type="webhook",
@@ -228,7 +231,7 @@ def webhook_secret_rotate(*, endpoint: WebhookEndpoint, overlap_seconds: int) ->
         else:
             endpoint.previous_secret = ""
             endpoint.previous_secret_expires_at = None
-        endpoint.secret = signing.new_secret()
+        endpoint.secret = _sealed(endpoint, signing.new_secret())
         endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
         audit_record(
             action="webhook.rotate_secret",
@@ -239,11 +242,25 @@ def webhook_secret_rotate(*, endpoint: WebhookEndpoint, overlap_seconds: int) ->
     return endpoint
 
 
+def _secret_context(endpoint: WebhookEndpoint) -> SealContext:
+    # Bound to the endpoint (not the field), so rotation moves the current secret to ``previous_secret`` as is.
+    return SealContext(survey_id="webhooks", submission=str(endpoint.pk), field="secret")
+
+
+def _sealed(endpoint: WebhookEndpoint, secret: str) -> str:
+    return seal(secret, _secret_context(endpoint))
+
+
+def endpoint_secret(endpoint: WebhookEndpoint, *, previous: bool = False) -> str:
+    """The endpoint's signing secret in clear (secrets stored before sealing are read as they are)."""
+    return str(reveal(endpoint.previous_secret if previous else endpoint.secret, _secret_context(endpoint)))
+
+
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
-    valid = [endpoint.secret]
+    valid = [endpoint_secret(endpoint)]
     expires = endpoint.previous_secret_expires_at
     if endpoint.previous_secret and expires is not None and expires > now:
-        valid.append(endpoint.previous_secret)
+        valid.append(endpoint_secret(endpoint, previous=True))
     return valid
 
 

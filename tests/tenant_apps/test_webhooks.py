@@ -444,8 +444,10 @@ def test_overlap_ends_when_the_previous_secret_expires(shared_org):
         row = WebhookEndpoint.objects.get(pk=endpoint["id"])
         row = services.webhook_secret_rotate(endpoint=row, overlap_seconds=60)
         now = timezone.now()
-        assert services.signing_secrets(row, now) == [row.secret, endpoint["secret"]]
-        assert services.signing_secrets(row, now + timedelta(seconds=61)) == [row.secret]
+        current = services.endpoint_secret(row)
+        assert current != endpoint["secret"]
+        assert services.signing_secrets(row, now) == [current, endpoint["secret"]]
+        assert services.signing_secrets(row, now + timedelta(seconds=61)) == [current]
 
 
 # --- the SSRF guard ----------------------------------------------------------------------------------
@@ -605,7 +607,11 @@ def test_bad_patch_and_rotation_input(shared_org):
         assert response.status_code == 400, (body, response.content)
     with tenant_context(org.tenant):
         row = WebhookEndpoint.objects.get(pk=endpoint["id"])
-        assert (row.url, row.events, row.secret) == ("http://127.0.0.1:9/x", ["survey.closed"], endpoint["secret"])
+        assert (row.url, row.events) == ("http://127.0.0.1:9/x", ["survey.closed"])
+        assert services.endpoint_secret(row) == endpoint["secret"]
+        # Stored sealed with the organisation's key: the database never holds the secret in clear.
+        assert row.secret.startswith("pii1.")
+        assert endpoint["secret"] not in row.secret
     assert org.client.get(f"{base}deliveries/999999/").status_code == 404
     assert org.client.post(f"{base}deliveries/999999/redeliver/").status_code == 404
 
@@ -667,7 +673,7 @@ def test_another_tenants_webhooks_are_404(shared_org, other_org):
     with tenant_context(other.tenant):
         row = WebhookEndpoint.objects.get(pk=theirs["id"])
         assert row.description == "test"
-        assert row.secret == theirs["secret"]
+        assert services.endpoint_secret(row) == theirs["secret"]
 
 
 @pytest.mark.worker

@@ -56,8 +56,10 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
 hot_standby = on
 max_connections = 100
+# A fresh base backup is synced to disk before recovery starts: syncfs does that per file system, not per file.
+recovery_init_sync_method = syncfs
 CONF
 chown postgres "$dir/postgresql.conf" "$dir/pg_hba.conf"
-as_postgres "$bin/pg_ctl" -D "$dir" -l "$dir/replica.log" -w start >/dev/null
+as_postgres "$bin/pg_ctl" -D "$dir" -l "$dir/replica.log" -w -t 600 start >/dev/null
 for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 1; done
 pg_isready -h 127.0.0.1 -p "$port"

@@ -52,6 +52,7 @@ def test_registry_holds_what_each_tenant_app_declared():
         ("members.builtin_roles", 5),
         ("members.admin_membership", 10),
         ("surveys.demo_survey", 50),
+        ("responses.demo_responses", 60),
     ]
     assert [(t.table, t.retained) for t in registry.partitioned_tables()] == [
         ("audit_event", False),
@@ -137,6 +138,7 @@ def test_provisioning_runs_the_registered_seeders(make_tenant):
     from tenant_apps.audit.models import AuditEvent
     from tenant_apps.members.models import Membership, Role
     from tenant_apps.members.permissions import BUILTIN_ROLES
+    from tenant_apps.responses.models import Submission
     from tenant_apps.surveys.models import Survey
 
     tenant = make_tenant(demo=True)
@@ -145,6 +147,8 @@ def test_provisioning_runs_the_registered_seeders(make_tenant):
         assert Membership.objects.get(user=admin).role.slug == "admin"
         assert set(Role.objects.filter(is_builtin=True).values_list("slug", flat=True)) == set(BUILTIN_ROLES)
         assert Survey.objects.filter(status=Survey.Status.PUBLISHED).count() == 1
+        demo = Survey.objects.get(status=Survey.Status.PUBLISHED)
+        assert demo.response_count == Submission.objects.filter(survey_id=demo.pk).count() == 30  # demo responses
         assert AuditEvent.objects.filter(action="tenant.provisioned").count() == 1
 
 

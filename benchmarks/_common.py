@@ -52,8 +52,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(workers: int, worker_class: str = "sync", threads: int = 1) -> Iterator[str]:
-    """gunicorn with production settings against the benchmark database; yields the base URL."""
+def server(
+    workers: int,
+    worker_class: str = "sync",
+    threads: int = 1,
+    app: str = "config.wsgi",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """gunicorn (``gunicorn.conf.py`` + these flags) with production settings against the benchmark database, serving
+    ``app`` (``benchmarks.bare_wsgi``: the HTTP ceiling under the same settings); yields the base URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -67,13 +74,14 @@ def server(workers: int, worker_class: str = "sync", threads: int = 1) -> Iterat
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://survey_app@127.0.0.1:5432/survey"),
         "DATABASE_OWNER_URL": os.environ.get("DATABASE_OWNER_URL", "postgres://survey_owner@127.0.0.1:5432/survey"),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "config.wsgi",
+            app,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

@@ -104,7 +104,7 @@ def main() -> None:
         request = urllib.request.Request(f"{base}/api/v1/s/{link}/", headers={"Host": host})
         body = urllib.request.urlopen(request, timeout=5).read()
         assert len(json.loads(body)["definition"]["pages"]) == 10
-        wrk(f"{base}/api/v1/s/{link}/", host, min(seconds, 2), connections)  # warm every worker's caches
+        wrk(f"{base}/api/v1/s/{link}/", host, max(1, seconds // 5), connections)  # warm every worker's caches
         figure = wrk(f"{base}/api/v1/s/{link}/", host, seconds, connections)
     with server(workers, app="benchmarks.bare_wsgi", extra_env={"BARE_JSON_BYTES": str(len(body))}) as bare:
         ceiling = wrk(f"{bare}/", host, seconds, connections)

@@ -114,11 +114,13 @@ def server(
 
 
 def wrk(url: str, host: str, seconds: int, connections: int, setup: str = "") -> dict[str, float]:
-    """Run wrk (2 threads) with an optional Lua prelude (method, body, headers); latency in ms."""
+    """Run wrk (2 threads) with an optional Lua prelude (method, body, headers); latency in ms. A response slower
+    than 10 s counts as an error (wrk's default, 2 s, dropped slow answers of a loaded machine from the latencies)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(setup + WRK_DONE)
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script.name]
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, "-H", f"Host: {host}", url],
+        [*command, "-H", f"Host: {host}", url],
         capture_output=True,
         text=True,
         check=True,

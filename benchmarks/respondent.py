@@ -90,7 +90,7 @@ def main() -> None:
     redis_set = redis_benchmark(settings.REDIS_URL, clients=CONNECTIONS, requests=10000 * SECONDS)
 
     # The database ceiling: the statements the submit service runs, captured from one call, replayed by pgbench
-    # (one transaction each, fresh uid) with as many clients as the server has database connections.
+    # (one transaction each, fresh uid) with as many clients as the server has database connections, and as wrk has.
     with tenant_context(organisation), CaptureQueriesContext(connection) as captured:
         uid = submission_create(
             survey_id=survey.pk, version_id=survey.current_version_id, definition=definition, answers=answers
@@ -100,13 +100,15 @@ def main() -> None:
     (ROOT / "var").mkdir(exist_ok=True)
     (ROOT / "var" / "bench-submit.sql").write_text(script)
     schema = organisation.schema_name
-    database = pgbench(
-        script,
-        settings.DATABASE_APP_URL,
-        clients=DB_CLIENTS,
-        seconds=SECONDS,
-        options=f"-c search_path={schema},public -c app.tenant={schema}",
-    )
+    database = {}
+    for clients, whose in sorted({(DB_CLIENTS, "= server's DB conns"), (CONNECTIONS, "= wrk conns")}):
+        database[f"DB, {clients} clients: pgbench -f var/bench-submit.sql ({whose})"] = pgbench(
+            script,
+            settings.DATABASE_APP_URL,
+            clients=clients,
+            seconds=SECONDS,
+            options=f"-c search_path={schema},public -c app.tenant={schema}",
+        )
 
     title = f"gunicorn {WORKERS} {WORKER_CLASS} workers x {THREADS} threads, wrk 2 threads x {CONNECTIONS} connections"
     print_path(
@@ -121,10 +123,7 @@ def main() -> None:
     print_path(
         f"submit: {title}, {SECONDS}s each",
         submit,
-        {
-            "HTTP: wrk POST -> bare WSGI JSON, same gunicorn": http_post,
-            f"DB: pgbench -f var/bench-submit.sql, {DB_CLIENTS} clients": database,
-        },
+        {"HTTP: wrk POST -> bare WSGI JSON, same gunicorn": http_post, **database},
         "POST /api/v1/s/<link>/submit/ (20 answers)",
     )
     print(f"(pgbench replays {len(statements)} statements per transaction: var/bench-submit.sql)")

@@ -8,7 +8,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.local
 # The streaming replica analytics reads from (deploy/scripts/ensure-replica.sh); tests start their own.
 REPLICA_PORT ?= 5433
 
-.PHONY: run test assets chromium ops-tools lint typecheck check services db venv bench bench-tenants bench-auth bench-load bench-respondent bench-analytics bench-export bench-pii loadtest clean help
+.PHONY: run test assets chromium ops-tools lint typecheck check services db venv bench bench-tools bench-tenants bench-auth bench-load bench-respondent bench-analytics bench-export bench-pii loadtest clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -63,6 +63,10 @@ ops-tools:  ## Debian's promtool, nginx, PgBouncer, docker-compose and kubectl f
 		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus nginx pgbouncer docker-compose openssl)
 	@command -v kubectl >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client)
 
+bench-tools:  ## Debian's wrk, pgbench and redis-benchmark: the benchmarks' ceilings (and their smoke run in `make test`)
+	@command -v wrk >/dev/null && command -v pgbench >/dev/null && command -v redis-benchmark >/dev/null \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postgresql-client redis-tools)
+
 services:  ## start PostgreSQL and Redis if they are down
 	@deploy/scripts/ensure-services.sh
 
@@ -79,7 +83,7 @@ run: db assets  ## set up everything, create the demo tenant, run web + worker +
 	DATABASE_REPLICA_URL=$${DATABASE_REPLICA_URL:-postgres://survey_app@127.0.0.1:$(REPLICA_PORT)/survey} \
 		$(BIN)/honcho start -f Procfile.dev
 
-test: venv services assets chromium ops-tools  ## run the whole test suite (re-creates the survey_test database) and the JS evaluator's and the staff app's tests
+test: venv services assets chromium ops-tools bench-tools  ## run the whole test suite (re-creates the survey_test database) and the JS evaluator's and the staff app's tests
 	@mkdir -p var
 	node --test tenant_apps/surveys/static/surveys/
 	cd frontend && npm test --silent
@@ -109,14 +113,12 @@ bench-auth: venv services  ## cost of authentication + permission check per requ
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python manage.py bench_auth
 
-bench-load: venv services  ## survey load under concurrency (gunicorn + wrk) and rule evaluation cost per evaluator
-	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+bench-load: venv services bench-tools  ## survey load (gunicorn + wrk) next to its same-run ceiling (bare WSGI JSON), ratio; rule evaluation cost
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python benchmarks/survey_load.py
 
-bench-respondent: venv services  ## draft save and submit through gunicorn + wrk, next to psycopg/Redis ceilings; profile
-	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+bench-respondent: venv services bench-tools  ## draft save and submit (gunicorn + wrk) next to wrk/redis-benchmark/pgbench ceilings, ratios; profile
 	$(BENCH_DB_ENV) $(BIN)/python manage.py setup_database --recreate
 	$(BENCH_DB_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_DB_ENV) $(BIN)/python benchmarks/respondent.py

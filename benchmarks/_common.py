@@ -52,8 +52,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(workers: int, worker_class: str = "sync", threads: int = 1) -> Iterator[str]:
-    """gunicorn with production settings against the benchmark database; yields the base URL."""
+def server(
+    workers: int,
+    worker_class: str = "sync",
+    threads: int = 1,
+    app: str = "config.wsgi",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """gunicorn (``gunicorn.conf.py`` + these flags) with production settings against the benchmark database, serving
+    ``app`` (``benchmarks.bare_wsgi``: the HTTP ceiling under the same settings); yields the base URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -67,13 +74,14 @@ def server(workers: int, worker_class: str = "sync", threads: int = 1) -> Iterat
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://survey_app@127.0.0.1:5432/survey"),
         "DATABASE_OWNER_URL": os.environ.get("DATABASE_OWNER_URL", "postgres://survey_owner@127.0.0.1:5432/survey"),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "config.wsgi",
+            app,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -106,11 +114,13 @@ def server(workers: int, worker_class: str = "sync", threads: int = 1) -> Iterat
 
 
 def wrk(url: str, host: str, seconds: int, connections: int, setup: str = "") -> dict[str, float]:
-    """Run wrk (2 threads) with an optional Lua prelude (method, body, headers); latency in ms."""
+    """Run wrk (2 threads) with an optional Lua prelude (method, body, headers); latency in ms. A response slower
+    than 10 s counts as an error (wrk's default, 2 s, dropped slow answers of a loaded machine from the latencies)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(setup + WRK_DONE)
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script.name]
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, "-H", f"Host: {host}", url],
+        [*command, "-H", f"Host: {host}", url],
         capture_output=True,
         text=True,
         check=True,

@@ -1,6 +1,7 @@
 """Benchmark: draft save and submit for a 20-question survey through a real server (gunicorn, production
-settings) under a separate load process (wrk), next to the ceilings measured in the same run: the same
-rows inserted straight through psycopg, and the same draft written straight to Redis. Ends with a
+settings) under a separate load process (wrk), next to the ceilings measured in the same run by tools that are
+not our code (benchmarks/ceilings.py): wrk against a bare WSGI JSON app under the same gunicorn settings,
+redis-benchmark SET of a 2 KB value, pgbench replaying the submit service's own statements. Ends with a
 profile of the submit path. Run with ``make bench-respondent`` (scratch database)."""
 
 from __future__ import annotations
@@ -10,23 +11,24 @@ import io
 import json
 import os
 import pstats
-import statistics
+import re
 import sys
-import threading
-import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-from benchmarks._common import print_rows, published_survey, server, wrk
+from benchmarks._common import ROOT, published_survey, server, wrk
+from benchmarks.ceilings import pgbench, print_path, redis_benchmark, submit_transaction_sql, tools_check
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+DB_CLIENTS = int(os.environ.get("BENCH_DB_CLIENTS", str(WORKERS * THREADS)))  # the server's database connections
+PROFILE_CALLS = int(os.environ.get("BENCH_PROFILE_CALLS", "300"))
+SKIP = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|SET |SELECT set_config)", re.IGNORECASE)
 
 
 def build() -> tuple[dict, dict]:
@@ -51,117 +53,80 @@ def build() -> tuple[dict, dict]:
     return {"end_screens": [{"id": "thanks", "text": "Thank you!"}], "pages": pages}, answers
 
 
-def percentiles(samples: list[float], elapsed: float) -> dict[str, float]:
-    q = statistics.quantiles(samples, n=100)
-    return {"p50": statistics.median(samples), "p95": q[94], "p99": q[98], "rps": len(samples) / elapsed}
-
-
-def threaded(work, clients: int, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    samples: list[float] = []
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-
-    def loop() -> None:
-        state = work()
-        local = []
-        while time.monotonic() < stop:
-            started = time.perf_counter()
-            next(state)
-            local.append((time.perf_counter() - started) * 1000)
-        with lock:
-            samples.extend(local)
-
-    threads = [threading.Thread(target=loop) for _ in range(clients)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return percentiles(samples, time.monotonic() - started)
-
-
-def psycopg_ceiling(schema: str, survey_id: int, version_id: int, answers: dict, clients: int) -> dict[str, float]:
-    """1 submission + its answer rows per transaction, straight through psycopg (app role, same RLS)."""
-    import psycopg
-    from django.conf import settings
-
-    url = settings.DATABASE_APP_URL
-
-    def work():  # type: ignore[no-untyped-def]
-        with psycopg.connect(url) as conn:
-            conn.execute(
-                "SELECT set_config('search_path', %s, false), set_config('app.tenant', %s, false)",
-                [f'"{schema}",public', schema],
-            )
-            conn.commit()
-            while True:
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(
-                        "INSERT INTO responses_submission (submitted_at, uid, survey_id, version_id) "
-                        "VALUES (now(), %s, %s, %s) RETURNING id",
-                        [uuid.uuid4(), survey_id, version_id],
-                    )
-                    sid = cur.fetchone()[0]
-                    cur.executemany(
-                        "INSERT INTO responses_answer (submitted_at, submission_id, survey_id, "
-                        "question_id, value) VALUES (now(), %s, %s, %s, %s)",
-                        [(sid, survey_id, k, json.dumps(v)) for k, v in answers.items()],
-                    )
-                yield
-
-    return threaded(work, clients, SECONDS)
-
-
-def redis_ceiling(payload: bytes, clients: int) -> dict[str, float]:
-    import redis
-    from django.conf import settings
-
-    def work():  # type: ignore[no-untyped-def]
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        while True:
-            client.set(f"bench:draft:{uuid.uuid4()}", payload, ex=60)
-            yield
-
-    return threaded(work, clients, SECONDS)
-
-
 def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
     from django_tenants.utils import tenant_context
 
     from shared_apps.tenants.models import Organisation
     from tenant_apps.responses.services import submission_create
     from tenant_apps.surveys.models import Survey
 
+    tools_check()
     definition, answers = build()
-    survey, host = published_survey("bench-resp", "Bench respondents", "Respondent benchmark", definition)
-    organisation = Organisation.objects.get(slug="bench-resp")
+    slug = os.environ.get("BENCH_SLUG", "bench-resp")
+    survey, host = published_survey(slug, "Bench respondents", "Respondent benchmark", definition)
+    organisation = Organisation.objects.get(slug=slug)
     link = survey.public_link
     body = json.dumps({"answers": answers})
     draft_body = json.dumps({"answers": answers, "page": "p2"})
     lua = 'wrk.method = "{m}"\nwrk.body = {b}\nwrk.headers["Content-Type"] = "application/json"\n'
+    put, post = lua.format(m="PUT", b=json.dumps(draft_body)), lua.format(m="POST", b=json.dumps(body))
 
-    rows: dict[str, dict[str, float]] = {}
     with server(WORKERS, WORKER_CLASS, THREADS) as base:
-        wrk(f"{base}/api/v1/s/{link}/", host, 2, CONNECTIONS)  # warm caches in every worker
-        rows["draft save: PUT /api/v1/s/<link>/draft/ (new draft each)"] = wrk(
-            f"{base}/api/v1/s/{link}/draft/", host, SECONDS, CONNECTIONS, lua.format(m="PUT", b=json.dumps(draft_body))
+        warm = max(1, SECONDS // 5)  # every worker's caches and first calls, unmeasured
+        wrk(f"{base}/api/v1/s/{link}/", host, warm, CONNECTIONS)
+        wrk(f"{base}/api/v1/s/{link}/draft/", host, warm, CONNECTIONS, put)
+        wrk(f"{base}/api/v1/s/{link}/submit/", host, warm, CONNECTIONS, post)
+        draft = wrk(f"{base}/api/v1/s/{link}/draft/", host, SECONDS, CONNECTIONS, put)
+        submit = wrk(f"{base}/api/v1/s/{link}/submit/", host, SECONDS, CONNECTIONS, post)
+    with server(WORKERS, WORKER_CLASS, THREADS, app="benchmarks.bare_wsgi") as bare:
+        http_put = wrk(f"{bare}/", host, SECONDS, CONNECTIONS, put)
+        http_post = wrk(f"{bare}/", host, SECONDS, CONNECTIONS, post)
+    redis_set = redis_benchmark(settings.REDIS_URL, clients=CONNECTIONS, requests=10000 * SECONDS)
+
+    # The database ceiling: the statements the submit service runs, captured from one call, replayed by pgbench
+    # (one transaction each, fresh uid) with as many clients as the server has database connections, and as wrk has.
+    with tenant_context(organisation), CaptureQueriesContext(connection) as captured:
+        uid = submission_create(
+            survey_id=survey.pk, version_id=survey.current_version_id, definition=definition, answers=answers
+        ).uid
+    statements = [q["sql"] for q in captured.captured_queries if not SKIP.match(q["sql"] or "")]
+    script = submit_transaction_sql(statements, uid)
+    (ROOT / "var").mkdir(exist_ok=True)
+    (ROOT / "var" / "bench-submit.sql").write_text(script)
+    schema = organisation.schema_name
+    database = {}
+    for clients, whose in sorted({(DB_CLIENTS, "= server's DB conns"), (CONNECTIONS, "= wrk conns")}):
+        database[f"DB, {clients} clients: pgbench -f var/bench-submit.sql ({whose})"] = pgbench(
+            script,
+            settings.DATABASE_APP_URL,
+            clients=clients,
+            seconds=SECONDS,
+            options=f"-c search_path={schema},public -c app.tenant={schema}",
         )
-        rows["submit: POST /api/v1/s/<link>/submit/ (20 answers)"] = wrk(
-            f"{base}/api/v1/s/{link}/submit/", host, SECONDS, CONNECTIONS, lua.format(m="POST", b=json.dumps(body))
-        )
-    rows["ceiling: Redis SET EX of the draft (4 clients)"] = redis_ceiling(draft_body.encode(), 4)
-    with tenant_context(organisation):
-        rows["ceiling: psycopg, 1 submission + 20 answers per tx (4 clients)"] = psycopg_ceiling(
-            organisation.schema_name, survey.pk, survey.current_version_id, answers, 4
-        )
-    print_rows(
-        f"respondent paths: gunicorn {WORKERS} {WORKER_CLASS} workers x {THREADS} threads, "
-        f"wrk 2 threads x {CONNECTIONS} connections, {SECONDS}s each",
-        rows,
+
+    title = f"gunicorn {WORKERS} {WORKER_CLASS} workers x {THREADS} threads, wrk 2 threads x {CONNECTIONS} connections"
+    print_path(
+        f"draft save: {title}, {SECONDS}s each",
+        draft,
+        {
+            "HTTP: wrk PUT -> bare WSGI JSON, same gunicorn": http_put,
+            f"Redis: redis-benchmark SET 2 KB, {CONNECTIONS} clients": redis_set,
+        },
+        "PUT /api/v1/s/<link>/draft/ (new draft each)",
     )
+    print_path(
+        f"submit: {title}, {SECONDS}s each",
+        submit,
+        {"HTTP: wrk POST -> bare WSGI JSON, same gunicorn": http_post, **database},
+        "POST /api/v1/s/<link>/submit/ (20 answers)",
+    )
+    print(f"(pgbench replays {len(statements)} statements per transaction: var/bench-submit.sql)")
     with tenant_context(organisation):
         stored = Survey.objects.get(pk=survey.pk).response_count
     print(f"submissions stored by the server run: {stored}")
@@ -173,14 +138,14 @@ def main() -> None:
                 survey_id=survey.pk, version_id=survey.current_version_id, definition=definition, answers=answers
             )
         profiler.enable()
-        for _ in range(300):
+        for _ in range(PROFILE_CALLS):
             submission_create(
                 survey_id=survey.pk, version_id=survey.current_version_id, definition=definition, answers=answers
             )
         profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(18)
-    print("\nprofile of the submit service (300 calls, cumulative):")
+    print(f"\nprofile of the submit service ({PROFILE_CALLS} calls, cumulative):")
     print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:6000])
 
 

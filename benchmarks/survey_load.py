@@ -1,5 +1,6 @@
-"""Benchmark: survey load for respondents under concurrency, next to a trivial JSON endpoint, plus the
-cost of evaluating the survey's rules per submission in each evaluator.
+"""Benchmark: survey load for respondents under concurrency, next to its ceiling measured in the same run (wrk
+against a bare WSGI JSON app of the same size under the same gunicorn settings), plus the cost of evaluating the
+survey's rules per submission in each evaluator.
 
 A real server (gunicorn, production settings) and a separate load process (wrk) on this machine. The
 survey has 50 questions over 10 pages and 30 rules. Run with ``make bench-load`` (scratch database).
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-from benchmarks._common import print_rows, published_survey, server, wrk  # noqa: E402 - after the path is set
+from benchmarks._common import published_survey, server, wrk  # noqa: E402 - after the path is set
+from benchmarks.ceilings import print_path, tools_check  # noqa: E402
 
 
 def build_definition() -> tuple[dict, dict]:
@@ -91,10 +92,10 @@ def main() -> None:
 
     from tenant_apps.surveys.logic.evaluator import evaluate
 
-    if not shutil.which("wrk"):
-        sys.exit("wrk is not installed: apt-get install -y wrk")
+    tools_check()
     definition, answers = build_definition()
-    survey, host = published_survey("bench-load", "Bench load", "Benchmark survey", definition)
+    slug = os.environ.get("BENCH_SLUG", "bench-load")
+    survey, host = published_survey(slug, "Bench load", "Benchmark survey", definition)
     link = survey.public_link
     workers = int(os.environ.get("BENCH_WORKERS", "3"))
     seconds = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -103,19 +104,18 @@ def main() -> None:
         request = urllib.request.Request(f"{base}/api/v1/s/{link}/", headers={"Host": host})
         body = urllib.request.urlopen(request, timeout=5).read()
         assert len(json.loads(body)["definition"]["pages"]) == 10
-        wrk(f"{base}/api/v1/s/{link}/", host, 2, connections)  # warm every worker's caches
-        rows = {
-            "baseline: GET /healthz (JsonResponse, no DB)": wrk(f"{base}/healthz", host, seconds, connections),
-            f"survey load: GET /api/v1/s/<link>/ ({len(body) // 1024} KiB)": wrk(
-                f"{base}/api/v1/s/{link}/", host, seconds, connections
-            ),
-        }
-    print_rows(
-        f"survey load, gunicorn {workers} sync workers, wrk 2 threads x {connections} connections, {seconds}s each",
-        rows,
+        wrk(f"{base}/api/v1/s/{link}/", host, max(1, seconds // 5), connections)  # warm every worker's caches
+        figure = wrk(f"{base}/api/v1/s/{link}/", host, seconds, connections)
+    with server(workers, app="benchmarks.bare_wsgi", extra_env={"BARE_JSON_BYTES": str(len(body))}) as bare:
+        ceiling = wrk(f"{bare}/", host, seconds, connections)
+    print_path(
+        f"survey load: gunicorn {workers} sync workers, wrk 2 threads x {connections} connections, {seconds}s each",
+        figure,
+        {f"HTTP: wrk -> bare WSGI JSON ({len(body) // 1024} KiB), same gunicorn": ceiling},
+        f"GET /api/v1/s/<link>/ ({len(body) // 1024} KiB, 50 questions)",
     )
 
-    runs = 2000
+    runs = int(os.environ.get("BENCH_EVAL_RUNS", "2000"))
     py = timeit.repeat(lambda: evaluate(definition, answers), number=runs, repeat=5)
     py_us = statistics.median(py) / runs * 1e6
     node = subprocess.run(
@@ -125,7 +125,7 @@ def main() -> None:
         text=True,
         check=True,
     ).stdout.strip()
-    print("\nrule evaluation per submission (50 questions, 30 rules), median of 5 x 2000 runs:")
+    print(f"\nrule evaluation per submission (50 questions, 30 rules), median of 5 x {runs} runs:")
     print(f"  Python evaluator: {py_us:8.1f} us")
     version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
     print(f"  JavaScript evaluator (Node {version}): {float(node):8.1f} us")

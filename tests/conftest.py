@@ -53,6 +53,43 @@ def django_db_setup(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
     return
 
 
+CATALOG_ANALYZE_SECONDS = 15.0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _catalog_statistics(django_db_setup: None) -> Iterator[None]:
+    """Keep the system catalogs' statistics fresh while the suite provisions hundreds of tenants. Each clone
+    adds thousands of catalog rows faster than autovacuum's analyze follows, and with stale statistics
+    django-tenants' ``clone_schema`` queries get plans that made one clone take 16-44 s instead of 1-2 s late
+    in a run (measured here). A thread re-analyzes them every 15 s (as the superuser: they are its tables)."""
+    import threading
+
+    import psycopg
+
+    stop = threading.Event()
+    dbname = connection.settings_dict["NAME"]
+    host, port = connection.settings_dict["HOST"] or "127.0.0.1", connection.settings_dict["PORT"] or "5432"
+
+    def analyze() -> None:
+        while not stop.wait(CATALOG_ANALYZE_SECONDS):
+            try:
+                with psycopg.connect(host=host, port=port, user="postgres", dbname=dbname, autocommit=True) as conn:
+                    tables = conn.execute(
+                        "SELECT oid::regclass::text FROM pg_class "
+                        "WHERE relnamespace = 'pg_catalog'::regnamespace AND relkind = 'r'"
+                    ).fetchall()
+                    for (table,) in tables:
+                        conn.execute(f"ANALYZE {table}")
+            except psycopg.Error:
+                continue  # the next round tries again (e.g. while a test restarts a server)
+
+    thread = threading.Thread(target=analyze, name="catalog-analyze", daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def vault_server() -> Iterator[dict[str, Any]]:
     """A real OpenBao (``bao server -dev``) on a free port with its own root token and transit mounted, for the

@@ -356,6 +356,8 @@ def test_production_refuses_billing_without_keys():
         "DATABASE_URL": "postgres://app@db/survey",
         "DATABASE_OWNER_URL": "postgres://owner@db/survey",
         "REDIS_URL": "redis://cache:6379/0",
+        "VAULT_ADDR": "https://vault.example.com",
+        "VAULT_TOKEN": "s.a-real-looking-token",
     }
     assert _settings_subprocess(full).returncode == 0
     no_keys = _settings_subprocess({**full, "BILLING_ENABLED": "true"})

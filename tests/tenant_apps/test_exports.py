@@ -601,3 +601,48 @@ def test_spss_names_are_valid_and_unique():
     assert (len(names[5]), len(names[6]), names[6][-2:]) == (64, 64, "_2")
     assert len({n.upper() for n in names}) == len(names)
     assert all(n[0].isalpha() and len(n.encode()) <= 64 for n in names)
+
+
+def test_a_draft_then_submit_has_a_duration_in_exports_and_analytics(tenant_a, make_member, api_client_for):
+    """started_at comes from the draft's first save (its signed token); a submit without a draft has none,
+    whatever the client claims."""
+    from django_redis import get_redis_connection
+
+    from tenant_apps.analytics.services import survey_aggregate
+    from tenant_apps.responses.services import draft_key
+    from tests.conftest import host_of
+
+    with tenant_context(tenant_a):
+        survey = services.survey_create_published(title="Timed", definition=copy.deepcopy(V1))
+    client = Client(HTTP_HOST=host_of(tenant_a))
+    link = survey.public_link
+    first = client.put(f"/api/v1/s/{link}/draft/", {"answers": {"q_name": "Cy"}, "page": "p_one"}, "application/json")
+    assert first.status_code == 200, first.content
+    uid, token = first.json()["submission_id"], first.json()["token"]
+    redis = get_redis_connection("default")
+    started = json.loads(redis.get(draft_key(tenant_a.schema_name, uid)))["started_at"]
+    assert started is not None
+    time.sleep(1.2)
+    later = {"answers": {"q_name": "Cy", "q_age": 30}, "page": "p_one", "submission_id": uid, "token": token}
+    assert client.put(f"/api/v1/s/{link}/draft/", later, "application/json").status_code == 200
+    assert json.loads(redis.get(draft_key(tenant_a.schema_name, uid)))["started_at"] == started  # kept
+    submit = {"answers": {"q_name": "Cy", "q_age": 30}, "submission_id": uid, "token": token}
+    assert client.post(f"/api/v1/s/{link}/submit/", submit, "application/json").status_code in (200, 201)
+    claimed = {"answers": {"q_name": "Di"}, "started_at": "2020-01-01T00:00:00Z"}  # not trusted: ignored
+    assert client.post(f"/api/v1/s/{link}/submit/", claimed, "application/json").status_code in (200, 201)
+
+    with tenant_context(tenant_a):
+        job = ExportJob.objects.create(
+            survey=survey, format="ndjson", options={}, expires_at=timezone.now() + dt.timedelta(days=1)
+        )
+        job = exports.export_run(job_id=job.pk)
+        with default_storage.open(job.storage_key, "rb") as handle:
+            rows = {r["q_name"]: r for r in map(json.loads, handle.read().splitlines())}
+        survey_aggregate(survey_id=survey.pk)
+    assert rows["Cy"]["submission_uid"] == uid
+    assert 1 <= rows["Cy"]["duration_seconds"] < 60
+    assert rows["Di"]["duration_seconds"] is None
+    analyst = api_client_for(make_member(tenant_a, "analyst"), tenant_a)
+    totals = analyst.get(f"/api/v1/surveys/{survey.pk}/analytics/").json()["totals"]
+    assert totals["median_completion_seconds"] is not None
+    assert 1 <= totals["median_completion_seconds"] < 60

@@ -28,8 +28,19 @@ META_COLUMNS = ("submission_uid", "status", "submitted_at", "version", "duration
 
 @dataclass(frozen=True)
 class Column:
+    """``label``, ``codes``, ``value_labels`` and ``numeric`` describe the column for SPSS (variable label;
+    choice id -> stable code; code -> text; a numeric variable); the other formats only use ``key``."""
+
     key: str
     extract: Callable[[Mapping[str, Any]], Cell]
+    label: str = ""
+    codes: Mapping[str, int] | None = None
+    value_labels: Mapping[int, str] | None = None
+    numeric: bool = False
+
+
+# "Other" keeps one code whatever choices later versions add (choices are coded 1..n in first-seen order).
+OTHER_CODE = 0
 
 
 @dataclass
@@ -41,6 +52,7 @@ class _Question:
     choices: dict[str, str]  # id -> text, union over versions in first-seen order (latest text wins)
     rows: dict[str, str]
     columns: dict[str, str]
+    text: str = ""
 
 
 def _merge(into: dict[str, str], ref: QuestionRef, key: str) -> None:
@@ -59,6 +71,7 @@ def questions_union(definitions: Iterable[Any]) -> list[_Question]:
                 continue
             question = found.setdefault(ref.id, _Question(ref.id, ref.type, shape, False, {}, {}, {}))
             question.other = question.other or bool(ref.question.get("other"))
+            question.text = str(ref.question.get("text") or question.text or ref.id)
             _merge(question.choices, ref, "choices")
             _merge(question.rows, ref, "rows")
             _merge(question.columns, ref, "columns")
@@ -85,10 +98,26 @@ def _columns_for(q: _Question, labels: bool) -> list[Column]:
     def answer(row: Mapping[str, Any]) -> Any:
         return row["answers"].get(qid)
 
+    text = q.text
+    codes = {choice_id: number for number, choice_id in enumerate(q.choices, start=1)}
+    code_labels = {number: q.choices[choice_id] for choice_id, number in codes.items()}
+    if q.other:
+        codes[OTHER] = OTHER_CODE
+        code_labels[OTHER_CODE] = "Other"
     if q.shape is AnswerShape.CHOICE:
-        cols = [Column(qid, lambda r: _choice_label(q, answer(r), labels) if answer(r) is not None else None)]
+        cols = [
+            Column(
+                qid,
+                lambda r: _choice_label(q, answer(r), labels) if answer(r) is not None else None,
+                text,
+                codes,
+                code_labels,
+            )
+        ]
         if q.other:
-            cols.append(Column(f"{qid}.other", lambda r: _text(r["answers"].get(other_key(qid)))))
+            cols.append(
+                Column(f"{qid}.other", lambda r: _text(r["answers"].get(other_key(qid))), f"{text}: Other (text)")
+            )
         return cols
     if q.shape is AnswerShape.CHOICES:
         ids = list(q.choices) + ([OTHER] if q.other else [])
@@ -107,9 +136,21 @@ def _columns_for(q: _Question, labels: bool) -> list[Column]:
 
             return cell
 
-        cols = [Column(f"{qid}.{choice_id.strip('_')}", member(choice_id)) for choice_id in ids]
+        picked = None if ranking else {1: "Selected", 0: "Not selected"}
+        cols = [
+            Column(
+                f"{qid}.{choice_id.strip('_')}",
+                member(choice_id),
+                f"{text}: {code_labels[codes[choice_id]]}",
+                value_labels=picked,
+                numeric=True,
+            )
+            for choice_id in ids
+        ]
         if q.other:
-            cols.append(Column(f"{qid}.other_text", lambda r: _text(r["answers"].get(other_key(qid)))))
+            cols.append(
+                Column(f"{qid}.other_text", lambda r: _text(r["answers"].get(other_key(qid))), f"{text}: Other (text)")
+            )
         return cols
     if q.shape is AnswerShape.MATRIX:
 
@@ -124,7 +165,12 @@ def _columns_for(q: _Question, labels: bool) -> list[Column]:
 
             return cell
 
-        return [Column(f"{qid}.{row_id}", matrix_cell(row_id)) for row_id in q.rows]
+        column_codes = {column_id: number for number, column_id in enumerate(q.columns, start=1)}
+        column_labels = {number: q.columns[column_id] for column_id, number in column_codes.items()}
+        return [
+            Column(f"{qid}.{row_id}", matrix_cell(row_id), f"{text}: {row_text}", column_codes, column_labels)
+            for row_id, row_text in q.rows.items()
+        ]
     if q.shape is AnswerShape.BOOLEAN:
 
         def yes_no(r: Mapping[str, Any]) -> Cell:
@@ -133,19 +179,28 @@ def _columns_for(q: _Question, labels: bool) -> list[Column]:
                 return None
             return ("Yes" if value else "No") if labels else int(value)
 
-        return [Column(qid, yes_no)]
+        return [Column(qid, yes_no, text, value_labels={1: "Yes", 0: "No"}, numeric=True)]
     if q.shape is AnswerShape.FILE:
 
         def file_name(r: Mapping[str, Any]) -> Cell:
             value = answer(r)
             return _text(value.get("name") or value.get("file_id")) if isinstance(value, dict) else _text(value)
 
-        return [Column(qid, file_name)]
-    return [Column(qid, lambda r: _text(answer(r)))]
+        return [Column(qid, file_name, text)]
+    return [Column(qid, lambda r: _text(answer(r)), text, numeric=q.shape is AnswerShape.NUMBER)]
+
+
+_META_LABELS = {
+    "submission_uid": "Response id",
+    "status": "Status (complete or draft)",
+    "submitted_at": "Submitted at (ISO 8601)",
+    "version": "Survey version",
+    "duration_seconds": "Time to complete (seconds)",
+}
 
 
 def _meta(key: str) -> Column:
-    return Column(key, lambda r: r[key])
+    return Column(key, lambda r: r[key], _META_LABELS[key], numeric=key in ("version", "duration_seconds"))
 
 
 def export_columns(*, definitions: Iterable[Any], labels: bool, exclude: frozenset[str] = frozenset()) -> list[Column]:

@@ -22,6 +22,7 @@ class ExportJob(models.Model):
         XLSX = "xlsx"
         JSON = "json"
         NDJSON = "ndjson"
+        SPSS = "spss"
 
     survey = models.ForeignKey("surveys.Survey", on_delete=models.CASCADE, related_name="exports")
     requested_by_id = models.BigIntegerField(null=True)

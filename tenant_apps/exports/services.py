@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import json
 import logging
+import re
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 EXPORT_TTL = dt.timedelta(days=7)
 ACTIVE = (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
-EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "json": "json", "ndjson": "ndjson"}
+EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "json": "json", "ndjson": "ndjson", "spss": "sav"}
 
 
 class ExportError(DomainError):
@@ -219,7 +220,8 @@ class _Run:
         pii = frozenset().union(*(pii_fields(v.definition) for v in versions))
         self.columns: list[Column] = export_columns(
             definitions=[v.definition for v in versions],
-            labels=bool(job.options.get("labels")),
+            # SPSS stores codes; the texts go in its value labels.
+            labels=bool(job.options.get("labels")) and job.format != ExportJob.Format.SPSS,
             exclude=frozenset() if self.include_pii else pii,
         )
         options = job.options
@@ -409,6 +411,8 @@ def _write(job: ExportJob, columns: list[Column], out: IO[bytes], path: str) -> 
         for index, cells in enumerate(rows):
             out.write((b",\n" if index else b"\n") + json.dumps(dict(zip(header, cells, strict=True))).encode())
         out.write(b"\n]\n")
+    elif job.format == ExportJob.Format.SPSS:
+        _write_sav(columns, rows, path)
     else:
         workbook = xlsxwriter.Workbook(
             path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
@@ -425,6 +429,68 @@ def _write(job: ExportJob, columns: list[Column], out: IO[bytes], path: str) -> 
                 if cell is not None:
                     sheet.write(number, col, cell)
         workbook.close()
+
+
+_SPSS_RESERVED = frozenset({"ALL", "AND", "BY", "EQ", "GE", "GT", "LE", "LT", "NE", "NOT", "OR", "TO", "WITH"})
+_SPSS_NAME_BYTES = 64
+
+
+def spss_names(keys: list[str]) -> list[str]:
+    """Valid, unique SPSS variable names for the column keys: ASCII letters, digits and ``_``, starting with a
+    letter, at most 64 bytes, not a reserved word, unique ignoring case (SPSS ignores it)."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for key in keys:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", key).strip("_") or "v"
+        if not base[0].isalpha() or base.upper() in _SPSS_RESERVED:
+            base = f"v_{base}"
+        base = base[:_SPSS_NAME_BYTES].rstrip("_")
+        name, number = base, 1
+        while name.upper() in seen:
+            number += 1
+            suffix = f"_{number}"
+            name = base[: _SPSS_NAME_BYTES - len(suffix)] + suffix
+        seen.add(name.upper())
+        names.append(name)
+    return names
+
+
+def _write_sav(columns: list[Column], rows: Iterator[list[Cell]], path: str) -> None:
+    """SPSS ``.sav`` through pyreadstat: variable labels (question wording), value labels (choice texts, codes
+    1..n stable across versions), numeric variables for numbers, codes, 0/1 and ranks, strings otherwise.
+
+    Memory: pyreadstat writes a whole data frame, so the rows are read back from the stored parts (streamed,
+    part by part) into one list per column and the frame is built once: the file's data is held in memory
+    (unlike the other formats, which stream)."""
+    import pandas as pd
+    import pyreadstat
+
+    values: list[list[Cell]] = [[] for _ in columns]
+    for cells in rows:
+        for index, cell in enumerate(cells):
+            values[index].append(cell)
+    names = spss_names([c.key for c in columns])
+    data: dict[str, Any] = {}
+    value_labels: dict[str, dict[int | float, str]] = {}
+    for name, column, cells in zip(names, columns, values, strict=True):
+        present = [c for c in cells if c is not None and c != ""]
+        if column.codes is not None and all(isinstance(c, str) and c in column.codes for c in present):
+            codes = column.codes
+            data[name] = pd.Series([float(codes[c]) if isinstance(c, str) and c in codes else None for c in cells])
+            value_labels[name] = dict((column.value_labels or {}).items())
+        elif column.numeric and all(isinstance(c, int | float) and not isinstance(c, bool) for c in present):
+            data[name] = pd.Series([float(c) if isinstance(c, int | float) else None for c in cells], dtype=float)
+            if column.value_labels:
+                value_labels[name] = dict(column.value_labels.items())
+        else:
+            data[name] = pd.Series(["" if c is None else str(c) for c in cells], dtype=object)
+    frame = pd.DataFrame(data, columns=names)
+    pyreadstat.write_sav(
+        frame,
+        path,
+        column_labels={name: (column.label or column.key)[:255] for name, column in zip(names, columns, strict=True)},
+        variable_value_labels=value_labels,
+    )
 
 
 def _assemble(job: ExportJob, columns: list[Column]) -> ExportJob:

@@ -78,6 +78,19 @@ def resume_token_check(*, survey_id: int, uid: str, token: str) -> None:
         raise ResponseError("expired_token", "This resume link has expired.", 403)
 
 
+def draft_started_at(*, token: str | None, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the respondent started: the draft's first save, which minted the (signed) resume token expiring
+    DRAFT_TTL later; later saves and the resume e-mail keep that expiry, so the start needs no extra read.
+    None without a token, or when the result is not sane (in the future, or more than DRAFT_TTL ago). Check
+    the token first (``resume_token_check``); a start reported by the client is never used."""
+    stamp = token.split(".", 1)[0] if isinstance(token, str) else ""
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        return None
+    started = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC) - DRAFT_TTL
+    now = now or timezone.now()
+    return started if now - DRAFT_TTL <= started <= now else None
+
+
 def resume_code(*, survey_id: int, uid: str, token: str) -> str:
     """The short form of (submission id, token) for links (``/s/<link>?r=<code>``, 40 characters):
     base64url of the id, the expiry and the first 10 bytes of the token's signature."""
@@ -145,6 +158,7 @@ def draft_save(
     else:
         resume_token_check(survey_id=survey_id, uid=uid, token=token or "")
         expires = dt.datetime.fromtimestamp(int((token or "0").split(".", 1)[0]), tz=dt.UTC)
+    started_at = draft_started_at(token=token)
     sealed = sorted(k for k in answers if k in pii)
     if sealed:
         answers = {
@@ -161,6 +175,8 @@ def draft_save(
             "page": page,
             "expires": int(expires.timestamp()),
             "saved_at": timezone.now().isoformat(),
+            # Set by the first save (to the second) and the same on every later one: see draft_started_at.
+            "started_at": started_at.isoformat() if started_at else None,
         },
     )
     if len(payload) > MAX_DRAFT_BYTES:
@@ -398,8 +414,9 @@ CHOICE_TYPES = {"single_choice", "dropdown", "multiple_choice", "ranking"}
 SUBMIT_SQL = """
 WITH s AS (
     INSERT INTO responses_submission (submitted_at, uid, survey_id, version_id, respondent_id, end_screen,
-                                      variables, meta)
-    VALUES (%(now)s, %(uid)s, %(survey)s, %(version)s, %(respondent)s, %(end)s, %(variables)s, %(meta)s)
+                                      variables, meta, started_at)
+    VALUES (%(now)s, %(uid)s, %(survey)s, %(version)s, %(respondent)s, %(end)s, %(variables)s, %(meta)s,
+            %(started)s)
     RETURNING id
 ), a AS (
     INSERT INTO responses_answer (submitted_at, submission_id, survey_id, question_id, value, number, choices)
@@ -467,6 +484,8 @@ def submission_create(
         "text": evaluation["texts"].get(evaluation["end_screen"] or "", ""),
     }
     now = timezone.now()
+    # Only a draft's signed token says when the respondent started; without one the start stays unknown.
+    started_at = draft_started_at(token=token, now=now) if uid and token else None
     schema = current_schema()
     # Personal data is sealed before anything is written; without the key service a survey with personal-data
     # questions refuses (503, Retry-After) and stores nothing.
@@ -491,6 +510,7 @@ def submission_create(
                     SUBMIT_SQL,
                     {
                         "now": now,
+                        "started": started_at,
                         "uid": uid,
                         "survey": survey_id,
                         "version": version_id,

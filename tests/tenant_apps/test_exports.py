@@ -7,6 +7,8 @@ import csv
 import datetime as dt
 import io
 import json
+import math
+import tempfile
 import time
 from typing import Any
 
@@ -355,6 +357,8 @@ def test_cancel_stops_the_run_and_deletes_its_parts(tenant_a, make_member, api_c
     ("body", "field"),
     [
         ({"format": "pdf"}, "format"),
+        ({"format": "sav"}, "format"),
+        ({"format": ["spss"]}, "format"),
         ({}, "format"),
         ({"format": "csv", "values": "both"}, "values"),
         ({"format": "csv", "filters": "all"}, "filters"),
@@ -542,3 +546,103 @@ def test_xlsx_continues_on_a_new_worksheet_past_the_row_limit(tenant_a, monkeypa
     sheets = [[list(r) for r in book[name].iter_rows(values_only=True)] for name in book.sheetnames]
     assert [rows[0] for rows in sheets] == [HEADER, HEADER]
     assert [r[0] for rows in sheets for r in rows[1:]] == uids
+
+
+def test_spss_export_has_variable_labels_value_labels_and_codes(tenant_a):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    survey, uids = two_version_survey(tenant_a)
+    with tenant_context(tenant_a):
+        job = ExportJob.objects.create(
+            survey=survey, format="spss", options={"labels": True}, expires_at=timezone.now() + dt.timedelta(days=1)
+        )
+        job = exports.export_run(job_id=job.pk, chunk_rows=1)
+        assert job.status == ExportJob.Status.READY, job.error
+        assert job.storage_key.endswith(".sav")
+        with default_storage.open(job.storage_key, "rb") as handle, tempfile.NamedTemporaryFile(suffix=".sav") as tmp:
+            tmp.write(handle.read())
+            tmp.flush()
+            frame, meta = pyreadstat.read_sav(tmp.name)
+    names = list(frame.columns)
+    assert names == exports.spss_names(HEADER)
+    assert names[:7] == ["submission_uid", "status", "submitted_at", "version", "duration_seconds", "q_name", "q_age"]
+    assert {"q_role_other", "q_feat_a", "q_grid_r1"} <= set(names)
+    assert all(len(n.encode()) <= 64 and n[0].isalpha() for n in names)
+    labels = meta.column_names_to_labels
+    assert (labels["q_role"], labels["q_age"], labels["q_feat_c"]) == ("Role", "Age", "Features: Gamma")
+    assert (labels["q_grid_r2"], labels["duration_seconds"]) == ("Grid: Row 2", "Time to complete (seconds)")
+    values = meta.variable_value_labels
+    assert values["q_role"] == {0: "Other", 1: "Engineering", 2: "Product"}
+    assert values["q_grid_r1"] == {1: "Bad", 2: "Good"}
+    assert values["q_ok"] == {0: "No", 1: "Yes"}
+    assert values["q_feat_a"] == {0: "Not selected", 1: "Selected"}
+    rows = frame.to_dict("records")
+    assert [r["submission_uid"] for r in rows] == uids
+    ann, bob = rows
+    assert (ann["q_name"], ann["q_age"], ann["q_role"], ann["q_role_other"]) == ("Ann", 41, 0, "=SUM(A1)")
+    assert (ann["q_feat_b"], ann["q_rank_z"], ann["q_ok"], ann["q_grid_r1"], ann["q_day"]) == (1, 1, 1, 2, "2026-01-31")
+    assert (ann["version"], ann["q_gone"], math.isnan(ann["q_new"])) == (1, "old text", True)
+    assert (bob["q_role"], bob["q_feat_c"], bob["q_ok"], bob["q_grid_r2"], bob["q_new"], bob["version"]) == (
+        2,
+        1,
+        0,
+        2,
+        9,
+        2,
+    )
+    assert math.isnan(bob["q_age"])  # missing
+    assert math.isnan(bob["q_grid_r1"])
+    types = meta.readstat_variable_types
+    assert (types["q_age"], types["q_name"], types["q_role"]) == ("double", "string", "double")
+
+
+def test_spss_names_are_valid_and_unique():
+    names = exports.spss_names(["1st", "a.b", "a_b", "A_B", "with", "x" * 80, "x" * 80, "é.q", "__"])
+    assert names[:5] == ["v_1st", "a_b", "a_b_2", "A_B_3", "v_with"]
+    assert (len(names[5]), len(names[6]), names[6][-2:]) == (64, 64, "_2")
+    assert len({n.upper() for n in names}) == len(names)
+    assert all(n[0].isalpha() and len(n.encode()) <= 64 for n in names)
+
+
+def test_a_draft_then_submit_has_a_duration_in_exports_and_analytics(tenant_a, make_member, api_client_for):
+    """started_at comes from the draft's first save (its signed token); a submit without a draft has none,
+    whatever the client claims."""
+    from django_redis import get_redis_connection
+
+    from tenant_apps.analytics.services import survey_aggregate
+    from tenant_apps.responses.services import draft_key
+    from tests.conftest import host_of
+
+    with tenant_context(tenant_a):
+        survey = services.survey_create_published(title="Timed", definition=copy.deepcopy(V1))
+    client = Client(HTTP_HOST=host_of(tenant_a))
+    link = survey.public_link
+    first = client.put(f"/api/v1/s/{link}/draft/", {"answers": {"q_name": "Cy"}, "page": "p_one"}, "application/json")
+    assert first.status_code == 200, first.content
+    uid, token = first.json()["submission_id"], first.json()["token"]
+    redis = get_redis_connection("default")
+    started = json.loads(redis.get(draft_key(tenant_a.schema_name, uid)))["started_at"]
+    assert started is not None
+    time.sleep(1.2)
+    later = {"answers": {"q_name": "Cy", "q_age": 30}, "page": "p_one", "submission_id": uid, "token": token}
+    assert client.put(f"/api/v1/s/{link}/draft/", later, "application/json").status_code == 200
+    assert json.loads(redis.get(draft_key(tenant_a.schema_name, uid)))["started_at"] == started  # kept
+    submit = {"answers": {"q_name": "Cy", "q_age": 30}, "submission_id": uid, "token": token}
+    assert client.post(f"/api/v1/s/{link}/submit/", submit, "application/json").status_code in (200, 201)
+    claimed = {"answers": {"q_name": "Di"}, "started_at": "2020-01-01T00:00:00Z"}  # not trusted: ignored
+    assert client.post(f"/api/v1/s/{link}/submit/", claimed, "application/json").status_code in (200, 201)
+
+    with tenant_context(tenant_a):
+        job = ExportJob.objects.create(
+            survey=survey, format="ndjson", options={}, expires_at=timezone.now() + dt.timedelta(days=1)
+        )
+        job = exports.export_run(job_id=job.pk)
+        with default_storage.open(job.storage_key, "rb") as handle:
+            rows = {r["q_name"]: r for r in map(json.loads, handle.read().splitlines())}
+        survey_aggregate(survey_id=survey.pk)
+    assert rows["Cy"]["submission_uid"] == uid
+    assert 1 <= rows["Cy"]["duration_seconds"] < 60
+    assert rows["Di"]["duration_seconds"] is None
+    analyst = api_client_for(make_member(tenant_a, "analyst"), tenant_a)
+    totals = analyst.get(f"/api/v1/surveys/{survey.pk}/analytics/").json()["totals"]
+    assert totals["median_completion_seconds"] is not None
+    assert 1 <= totals["median_completion_seconds"] < 60

@@ -134,6 +134,7 @@ def insert_submission(
             SUBMIT_SQL,
             {
                 "now": at,
+                "started": None,
                 "uid": str(uuid.uuid4()),
                 "survey": survey_id,
                 "version": version_id,

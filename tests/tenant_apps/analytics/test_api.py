@@ -329,3 +329,25 @@ def test_large_populations_sample_percentiles_and_say_so(populated, analyst, mon
     assert (one["percentiles"]["p50"], one["percentiles_exact"]) == (25.0, False)
     filtered = analyst.get(f"/api/v1/surveys/{populated.pk}/analytics/", {"version": "1"}).json()
     assert _by_id(filtered)["q_num"]["percentiles_exact"] is True
+
+
+def test_crosstab_leaves_out_deleted_submissions_with_and_without_a_version_filter(populated, tenant_a, analyst):
+    from tenant_apps.analytics.models import Watermark
+    from tenant_apps.responses.models import Submission
+    from tenant_apps.responses.services import submission_soft_delete
+
+    base = f"/api/v1/surveys/{populated.pk}/analytics/crosstab/"
+    with tenant_context(tenant_a):
+        first = Submission.objects.filter(survey_id=populated.pk).order_by("id").first()
+        submission_soft_delete(submission_id=first.pk, survey_id=populated.pk)  # q_single "a", q_yes true
+        survey_aggregate(survey_id=populated.pk)
+        assert Watermark.objects.get(survey_id=populated.pk).generation >= 2
+    for params in ({}, {"version": "1"}):
+        table = analyst.get(base, {"rows": "q_single", "columns": "q_yes", **params}).json()
+        cells = {
+            (r, c): table["counts"][i][j]
+            for i, r in enumerate(table["rows"]["categories"])
+            for j, c in enumerate(table["columns"]["categories"])
+        }
+        assert cells.get(("a", "true"), 0) == (1 if not params else 0), (params, cells)
+        assert cells.get(("b", "false")) == 1, (params, cells)

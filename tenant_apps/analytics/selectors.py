@@ -626,26 +626,16 @@ def crosstab(context: Context, *, rows: str, columns: str) -> dict[str, Any]:
     where = context.where()
     # One pass: the row question's answers joined to the column question's answers of the same submission
     # (and partition), then to the submission for the filters; no CTE, so the planner sees real estimates.
-    # Days only (no version, answer or hidden-field condition): the two answer sets alone, minus the few
-    # soft-deleted submissions, like ``_answers_sql`` (joining every submission cost as much as the answers).
-    alone = context.filters.simple and context.filters.version_id is None
-    submissions = (
-        "NOT EXISTS (SELECT 1 FROM responses_submission d WHERE d.survey_id = %(survey)s "
-        "AND d.deleted_at IS NOT NULL AND d.id = r.submission_id)"
-        if alone
-        else f"s.survey_id = %(survey)s AND s.deleted_at IS NULL AND {where.submissions}"
-    )
-    join = "" if alone else "JOIN responses_submission s ON s.id = r.submission_id AND s.submitted_at = r.submitted_at"
     sql = f"""
     SELECT rk.key, ck.key, count(*)
     FROM responses_answer r
     JOIN responses_answer c ON c.submission_id = r.submission_id AND c.submitted_at = r.submitted_at
-    {join},
+    JOIN responses_submission s ON s.id = r.submission_id AND s.submitted_at = r.submitted_at,
     LATERAL {_categories_sql(kinds[rows], "r")} AS rk(key),
     LATERAL {_categories_sql(kinds[columns], "c")} AS ck(key)
     WHERE r.survey_id = %(survey)s AND r.question_id = %(rows)s
       AND c.survey_id = %(survey)s AND c.question_id = %(columns)s
-      AND {submissions}
+      AND s.survey_id = %(survey)s AND s.deleted_at IS NULL AND {where.submissions}
       AND {bounds(context.filters.lo, context.filters.hi, "r")}
     GROUP BY 1, 2
     """

@@ -35,6 +35,10 @@ class TotalsOutput(serializers.Serializer):
     in_progress = serializers.IntegerField(allow_null=True)
     completion_rate = serializers.FloatField(allow_null=True)
     median_completion_seconds = serializers.FloatField(allow_null=True)
+    median_completion_exact = serializers.BooleanField()
+    median_completion_error = serializers.FloatField(
+        allow_null=True, help_text="When sampled (over 20,000 responses): max percentile-rank error (95 %)."
+    )
     unique_respondents = serializers.IntegerField(
         allow_null=True, help_text="HyperLogLog estimate (days and whole survey only; null under finer filters)."
     )
@@ -113,9 +117,15 @@ class QuestionOutput(serializers.Serializer):
     distribution = ValueCountOutput(many=True, required=False)
     nps = NpsOutput(required=False)
     percentiles = serializers.DictField(
-        child=serializers.FloatField(), allow_null=True, required=False, help_text="p25..p99, exact."
+        child=serializers.FloatField(),
+        allow_null=True,
+        required=False,
+        help_text="p25..p99: exact, or over 20,000 answers (unfiltered or days only) from a block sample.",
     )
     percentiles_exact = serializers.BooleanField(required=False)
+    percentiles_error = serializers.FloatField(
+        allow_null=True, required=False, help_text="When sampled: max percentile-rank error (95 %), e.g. 0.01."
+    )
     rows = LabelOutput(many=True, required=False)
     columns = LabelOutput(many=True, required=False)
     cells = MatrixCellOutput(many=True, required=False)
@@ -227,7 +237,8 @@ SUMMARY_EXAMPLE = OpenApiExample(
         "filters": {"from": None, "to": None, "version": None, "completion": "completed", "where": None, "hidden": {}},
         "totals": {
             "responses": 120, "started": None, "in_progress": None, "completion_rate": None,
-            "median_completion_seconds": 84.0, "unique_respondents": 118, "unique_respondents_error": 0.0081,
+            "median_completion_seconds": 84.0, "median_completion_exact": True,
+            "median_completion_error": None, "unique_respondents": 118, "unique_respondents_error": 0.0081,
             "versions": [{"version": 1, "responses": 120}],
         },
         "questions": [

@@ -83,13 +83,23 @@ WITH qt AS (
            extract(epoch FROM s.submitted_at - s.started_at)::double precision AS seconds
     FROM responses_submission s
     WHERE s.survey_id = %(survey)s AND s.deleted_at IS NULL AND (/*where*/)
-), ans AS (
-    SELECT sub.version_id, sub.day, a.question_id AS q, qt.k, a.value, a.number,
-           CASE WHEN jsonb_typeof(a.choices) = 'array' THEN a.choices ELSE '[]'::jsonb END AS choices
+), raw AS MATERIALIZED (
+    -- The submissions' answers first (one probe per submission), then each answer's kind by one lookup in a
+    -- map: joining the kinds first made one index probe per submission x question.
+    SELECT sub.version_id, sub.day, a.question_id, a.value, a.number, a.choices
     FROM sub
     JOIN responses_answer a ON a.submission_id = sub.id AND a.submitted_at = sub.submitted_at
-    JOIN qt ON qt.v = sub.version_id AND qt.q = a.question_id
     WHERE a.survey_id = %(survey)s AND (/*answer_where*/)
+), kinds AS (
+    SELECT jsonb_object_agg(v::text || ':' || q, k) AS kinds FROM qt
+), ans AS (
+    SELECT * FROM (
+        SELECT raw.version_id, raw.day, raw.question_id AS q,
+               (SELECT kinds FROM kinds) ->> (raw.version_id::text || ':' || raw.question_id) AS k,
+               raw.value, raw.number,
+               CASE WHEN jsonb_typeof(raw.choices) = 'array' THEN raw.choices ELSE '[]'::jsonb END AS choices
+        FROM raw
+    ) typed WHERE k IS NOT NULL
 )
 SELECT version_id, day, '' AS q, 'submissions' AS key, count(*) AS n, sum(seconds), sum(seconds * seconds),
        min(seconds), max(seconds)

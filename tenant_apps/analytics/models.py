@@ -39,6 +39,33 @@ class Cell(models.Model):
         return f"{self.survey_id}/{self.version_id}/{self.day}/{self.question_id}/{self.key}={self.n}"
 
 
+class Total(models.Model):
+    """The cells summed over days: one row per survey x version x question x key, rewritten for the versions a
+    run touched in the same transaction as their cells (``services._totals_rewrite``). A summary without a
+    date range reads these tens of rows instead of summing every day's cells."""
+
+    id = models.BigAutoField(primary_key=True)
+    survey_id = models.BigIntegerField()
+    version_id = models.BigIntegerField()
+    question_id = models.CharField(max_length=64)
+    key = models.CharField(max_length=300)
+    n = models.BigIntegerField()
+    sum = models.FloatField(null=True)
+    sum_sq = models.FloatField(null=True)
+    min = models.FloatField(null=True)
+    max = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey_id", "version_id", "question_id", "key"], name="analytics_total_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id}/{self.version_id}/{self.question_id}/{self.key}={self.n}"
+
+
 class Watermark(models.Model):
     """How far a survey's aggregates go: submissions with an id up to ``last_id`` and submissions (and
     deletions) stamped before ``until`` are in the cells."""

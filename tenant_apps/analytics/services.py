@@ -117,10 +117,13 @@ def survey_aggregate(*, survey_id: int, full: bool = False) -> AggregateRun:
             )
             buckets = [(int(v), d) for v, d in cursor.fetchall()]
             cursor.execute("DELETE FROM analytics_cell WHERE survey_id = %s", [survey_id])
+            cursor.execute("DELETE FROM analytics_total WHERE survey_id = %s", [survey_id])
         else:
             cursor.execute(BUCKETS_SQL, {"survey": survey_id, "since": since, "last_id": last_id})
             buckets = sorted({(int(v), d) for v, d in cursor.fetchall()})
         cells = _buckets_rewrite(cursor, survey_id, buckets, delete=since is not None) if buckets else 0
+        if buckets:
+            _totals_rewrite(cursor, survey_id, sorted({v for v, _ in buckets}))
         cursor.execute(
             "UPDATE analytics_watermark SET until = %s, last_id = greatest(last_id, %s), runs = runs + 1, "
             "generation = generation + %s, changed_at = CASE WHEN %s THEN now() ELSE changed_at END, "
@@ -152,6 +155,23 @@ def _buckets_rewrite(cursor: Any, survey_id: int, buckets: list[tuple[int, dt.da
         {**params, "types": survey_types(survey_id=survey_id)},
     )
     return int(cursor.rowcount)
+
+
+def _totals_rewrite(cursor: Any, survey_id: int, versions: list[int]) -> None:
+    """Rewrite the versions' totals (``models.Total``) from their cells, in the run's transaction: a function
+    of the cells like they are of the raw rows (one index range of cells per version, not the raw answers)."""
+    params = {"survey": survey_id, "versions": versions}
+    cursor.execute(
+        "DELETE FROM analytics_total WHERE survey_id = %(survey)s AND version_id = ANY(%(versions)s::bigint[])",
+        params,
+    )
+    cursor.execute(
+        "INSERT INTO analytics_total (survey_id, version_id, question_id, key, n, sum, sum_sq, min, max) "
+        "SELECT survey_id, version_id, question_id, key, sum(n), sum(sum), sum(sum_sq), min(min), max(max) "
+        "FROM analytics_cell WHERE survey_id = %(survey)s AND version_id = ANY(%(versions)s::bigint[]) "
+        "GROUP BY 1, 2, 3, 4",
+        params,
+    )
 
 
 RESPONDENTS_SQL = """

@@ -94,6 +94,8 @@ def test_summary_reports_every_question_type_across_versions(populated, analyst)
     assert num["stddev"] == pytest.approx(math.sqrt(500 / 3))
     assert num["percentiles"]["p50"] == 25.0
     assert num["percentiles_exact"] is True
+    assert num["percentiles_error"] is None
+    assert body["totals"]["median_completion_exact"] is True
     assert q["q_date"]["months"] == [{"month": "2026-01", "count": 2}]
     assert {(c["row"], c["column"]): c["count"] for c in q["q_matrix"]["cells"]} == {("r1", "k1"): 2, ("r2", "k2"): 1}
     ranks = {i["id"]: (i["mean_rank"], i["first_place"]) for i in q["q_rank"]["items"]}
@@ -308,3 +310,44 @@ def test_time_series_default_to_the_organisations_time_zone(populated, analyst, 
         assert analyst.get(base, {"interval": "day", "tz": "UTC"}).json()["tz"] == "UTC"  # asked for: wins
     finally:
         Organisation.objects.filter(pk=tenant_a.pk).update(timezone="UTC")
+
+
+def test_large_populations_sample_percentiles_and_say_so(populated, analyst, monkeypatch):
+    """Over SAMPLE_ABOVE rows an unfiltered summary samples blocks (here 100 % of them, so the values are the
+    exact ones) and states the error; a finer filter than days still reads every matching row."""
+    from tenant_apps.analytics import selectors
+
+    monkeypatch.setattr(selectors, "SAMPLE_ABOVE", 1)
+    monkeypatch.setattr(selectors, "SAMPLE_ROWS", 10**9)
+    body = analyst.get(f"/api/v1/surveys/{populated.pk}/analytics/").json()
+    num = _by_id(body)["q_num"]
+    assert num["percentiles"]["p50"] == 25.0  # a 100 % block sample: every answer
+    assert (num["percentiles_exact"], num["percentiles_error"]) == (False, selectors.PERCENTILES_ERROR)
+    assert body["totals"]["median_completion_exact"] is False
+    assert body["totals"]["median_completion_error"] == selectors.PERCENTILES_ERROR
+    one = analyst.get(f"/api/v1/surveys/{populated.pk}/analytics/questions/q_num/").json()["question"]
+    assert (one["percentiles"]["p50"], one["percentiles_exact"]) == (25.0, False)
+    filtered = analyst.get(f"/api/v1/surveys/{populated.pk}/analytics/", {"version": "1"}).json()
+    assert _by_id(filtered)["q_num"]["percentiles_exact"] is True
+
+
+def test_crosstab_leaves_out_deleted_submissions_with_and_without_a_version_filter(populated, tenant_a, analyst):
+    from tenant_apps.analytics.models import Watermark
+    from tenant_apps.responses.models import Submission
+    from tenant_apps.responses.services import submission_soft_delete
+
+    base = f"/api/v1/surveys/{populated.pk}/analytics/crosstab/"
+    with tenant_context(tenant_a):
+        first = Submission.objects.filter(survey_id=populated.pk).order_by("id").first()
+        submission_soft_delete(submission_id=first.pk, survey_id=populated.pk)  # q_single "a", q_yes true
+        survey_aggregate(survey_id=populated.pk)
+        assert Watermark.objects.get(survey_id=populated.pk).generation >= 2
+    for params in ({}, {"version": "1"}):
+        table = analyst.get(base, {"rows": "q_single", "columns": "q_yes", **params}).json()
+        cells = {
+            (r, c): table["counts"][i][j]
+            for i, r in enumerate(table["rows"]["categories"])
+            for j, c in enumerate(table["columns"]["categories"])
+        }
+        assert cells.get(("a", "true"), 0) == (1 if not params else 0), (params, cells)
+        assert cells.get(("b", "false")) == 1, (params, cells)

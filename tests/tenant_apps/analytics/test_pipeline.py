@@ -24,6 +24,28 @@ def stored_cells(survey_id: int) -> dict[tuple, tuple]:
         return {tuple(r[:4]): tuple(r[4:]) for r in cursor.fetchall()}
 
 
+def stored_totals(survey_id: int) -> dict[tuple, tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT version_id, question_id, key, n, sum, sum_sq, min, max FROM analytics_total WHERE survey_id = %s",
+            [survey_id],
+        )
+        return {tuple(r[:3]): tuple(r[3:]) for r in cursor.fetchall()}
+
+
+def summed_over_days(cells: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """Cells ``(version, day, question, key) -> figures`` summed over days, as ``analytics_total`` holds them."""
+    out: dict[tuple, list] = {}
+    for (version, _day, question, key), (n, s, ss, mn, mx) in cells.items():
+        found = out.setdefault((version, question, key), [0, None, None, None, None])
+        found[0] += n
+        found[1] = s if found[1] is None else (found[1] if s is None else found[1] + s)
+        found[2] = ss if found[2] is None else (found[2] if ss is None else found[2] + ss)
+        found[3] = mn if found[3] is None else (found[3] if mn is None else min(found[3], mn))
+        found[4] = mx if found[4] is None else (found[4] if mx is None else max(found[4], mx))
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def scratch_cells(survey_id: int) -> dict[tuple, tuple]:
     rows = cells_query(survey_id=survey_id, types=survey_types(survey_id=survey_id), where=Where())
     return {tuple(r[:4]): tuple(r[4:]) for r in rows}

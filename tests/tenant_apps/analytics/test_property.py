@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tenant_apps.analytics.services import survey_aggregate
 from tenant_apps.responses.services import submission_soft_delete
 from tests.tenant_apps.analytics.helpers import insert_submission, random_answers, survey_with_two_versions
-from tests.tenant_apps.analytics.test_pipeline import scratch_cells, stored_cells
+from tests.tenant_apps.analytics.test_pipeline import scratch_cells, stored_cells, stored_totals, summed_over_days
 
 OPERATIONS = st.lists(
     st.one_of(
@@ -104,7 +104,9 @@ def test_aggregates_equal_a_recomputation(tenant_a, operations):
                 del live[submission_id]
             elif op[0] == "run":
                 survey_aggregate(survey_id=survey.pk)
-                assert_same(stored_cells(survey.pk), scratch_cells(survey.pk))  # after every run, not just the last
+                scratch = scratch_cells(survey.pk)
+                assert_same(stored_cells(survey.pk), scratch)  # after every run, not just the last
+                assert_same(stored_totals(survey.pk), summed_over_days(scratch))  # and the per-version totals
             elif op[0] == "crash":
                 with contextlib.suppress(Crash), transaction.atomic():
                     survey_aggregate(survey_id=survey.pk)
@@ -112,6 +114,7 @@ def test_aggregates_equal_a_recomputation(tenant_a, operations):
         survey_aggregate(survey_id=survey.pk)
         stored = stored_cells(survey.pk)
         assert_same(stored, scratch_cells(survey.pk))
+        assert_same(stored_totals(survey.pk), summed_over_days(stored))
         expected = python_counts(list(live.values()))
         assert {k: v[0] for k, v in stored.items() if k[3] not in ("size",)} == dict(expected)
         numbers = [a["q_num"] for _, _, a in live.values() if "q_num" in a]

@@ -114,7 +114,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         slug = f"bench-analytics-{uuid.uuid4().hex[:6]}"
         tenant = tenant_create(
-            slug=slug, name="Bench analytics", admin_email=f"{slug}@example.test", admin_password=password_generate()
+            slug=slug,
+            name="Bench analytics",
+            admin_email=f"{slug}@example.test",
+            admin_password=password_generate(),
+            plan="enterprise",  # unlimited: the lag run submits past the free plan's 100 responses a month
         ).organisation
         analyst = User.objects.create_user(f"analyst-{slug}@example.test", password_generate())
         try:

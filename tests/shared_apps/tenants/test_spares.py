@@ -169,3 +169,28 @@ def test_spare_schemas_command_fills_and_empties(empty_pool, capsys):
     call_command("spare_schemas", "--drop-all")
     assert "dropped 1 spare schema(s)" in capsys.readouterr().out
     assert spares_count() == 0
+
+
+def test_partitions_are_maintained_in_spares_and_secured_after_claim(empty_pool):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from shared_apps.tenants.services import partitions_maintain
+
+    spares_fill(target=1)
+    (spare,) = _spares()
+    future = timezone.now() + dt.timedelta(days=730)  # a spare claimed two years after it was cloned
+    changed = partitions_maintain(today=future.date(), now=future)
+    month = f"p{future:%Y_%m}"
+    assert any(name.endswith(month) for name in changed[spare])
+    assert _inspect(spare).problems == []
+    organisation = TenantFactory()
+    report = _inspect(organisation.schema_name)  # the new partitions' policies name the tenant now
+    assert report.problems == []
+    with owner_cursor() as raw:
+        raw.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
+            [organisation.schema_name, f"%{month}"],
+        )
+        assert raw.fetchone()[0] >= 1

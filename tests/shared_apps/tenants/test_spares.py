@@ -194,3 +194,22 @@ def test_partitions_are_maintained_in_spares_and_secured_after_claim(empty_pool)
             [organisation.schema_name, f"%{month}"],
         )
         assert raw.fetchone()[0] >= 1
+
+
+def test_refill_is_one_beat_job_that_drops_stale_spares_and_fills_to_the_setting(empty_pool, settings):
+    from config.celery import beat_schedule
+    from shared_apps.core import registry
+    from shared_apps.tenants.tasks import spares_refill_task
+
+    job = registry.periodic_job("refill-spare-schemas")
+    assert not job.per_tenant
+    assert beat_schedule()["refill-spare-schemas"]["task"] == "shared_apps.tenants.tasks.spares_refill"
+    settings.TENANT_SPARE_SCHEMAS = 1
+    spares_fill(target=1)
+    (stale,) = _spares()
+    with owner_cursor() as raw:
+        raw.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(stale, "django_migrations")))
+    assert spares_refill_task() == 1
+    (fresh,) = _spares()
+    assert fresh != stale
+    assert spares_refill_task() == 0

@@ -69,6 +69,22 @@ def test_provisioning_claims_a_spare_and_rls_names_the_new_schema(empty_pool, te
     assert report.tables > 10
     assert report.problems == []
     call_command("check_isolation", "--quiet")
+    # Nothing in the schema still names the spare (function bodies, defaults, views, policies).
+    with owner_cursor() as raw:
+        raw.execute(
+            """
+            SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = %(s)s AND position(%(old)s IN p.prosrc) > 0
+            UNION ALL SELECT c.relname FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = %(s)s AND position(%(old)s IN pg_get_expr(d.adbin, d.adrelid)) > 0
+            UNION ALL SELECT viewname FROM pg_views WHERE schemaname = %(s)s AND position(%(old)s IN definition) > 0
+            UNION ALL SELECT tablename FROM pg_policies
+             WHERE schemaname = %(s)s AND position(%(old)s IN coalesce(qual, '') || coalesce(with_check, '')) > 0
+            """,
+            {"s": organisation.schema_name, "old": spare},
+        )
+        assert raw.fetchall() == []
     # Seeders ran in the claimed schema, and RLS admits its rows only under its own name.
     with tenant_context(organisation):
         assert Membership.objects.count() == 1

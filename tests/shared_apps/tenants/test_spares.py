@@ -229,3 +229,11 @@ def test_refill_is_one_beat_job_that_drops_stale_spares_and_fills_to_the_setting
     (fresh,) = _spares()
     assert fresh != stale
     assert spares_refill_task() == 0
+
+
+def test_bench_tenants_smoke(empty_pool, capsys):
+    call_command("bench_tenants", pool=1, clones=1, migrations=0)
+    out = capsys.readouterr().out
+    assert "pool          1" in out
+    assert "clone         1" in out
+    assert "target p95 < 0.300 s" in out

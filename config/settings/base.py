@@ -28,6 +28,9 @@ PLATFORM_DOMAIN: str = env("PLATFORM_DOMAIN", default="localhost")
 PLATFORM_SCHEME: str = env("PLATFORM_SCHEME", default="http")
 PLATFORM_PORT: str = env("PLATFORM_PORT", default="8000")
 TENANT_TEMPLATE_SCHEMA = "_template"
+# Spare schemas kept ready (cloned, secured, migrated) so provisioning renames one instead of cloning;
+# refilled by the beat job ``refill-spare-schemas`` and ``manage.py spare_schemas --fill``. 0: always clone.
+TENANT_SPARE_SCHEMAS: int = env.int("TENANT_SPARE_SCHEMAS", default=5)
 # Days between a soft delete and the purge of the tenant's schema.
 TENANT_PURGE_GRACE_DAYS: int = env.int("TENANT_PURGE_GRACE_DAYS", default=30)
 # Days a response partition stays detached (past the organisation's retention) before it is dropped.

@@ -23,3 +23,7 @@ class TenantsConfig(AppConfig):
             task="shared_apps.tenants.tasks.signups_purge_expired",
             schedule=crontab(minute=37),
         )
+        # One platform task (not per tenant): drop stale spare schemas, clone up to TENANT_SPARE_SCHEMAS.
+        registry.register_periodic_job(
+            name="refill-spare-schemas", task="shared_apps.tenants.tasks.spares_refill", schedule=60.0
+        )

@@ -14,6 +14,7 @@ from shared_apps.tenants.services import (
     partitions_maintain,
     signup_verification_email,
     signups_purge_expired,
+    spares_fill,
     tenant_provision,
     tenant_purge_due,
 )
@@ -93,3 +94,10 @@ def periodic_fan_out_task(*, job: str) -> int:
         )
         count += 1
     return count
+
+
+@platform_task(name="shared_apps.tenants.tasks.spares_refill", soft_time_limit=240, time_limit=300)
+def spares_refill_task() -> int:
+    """Keep the pool of spare schemas at ``TENANT_SPARE_SCHEMAS`` (stale ones dropped first).
+    Returns how many were made."""
+    return spares_fill()

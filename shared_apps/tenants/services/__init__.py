@@ -6,7 +6,8 @@
 - ``lifecycle``: suspend, resume, update, delete, purge;
 - ``signup``: self-service signup verified by e-mail;
 - ``branding``: the one branding validator (organisations and surveys);
-- ``partitions``: monthly partitions of the registered tables.
+- ``partitions``: monthly partitions of the registered tables;
+- ``spares``: the pool of spare schemas provisioning claims instead of cloning.
 """
 
 from shared_apps.tenants.services.base import (
@@ -51,6 +52,12 @@ from shared_apps.tenants.services.signup import (
     signups_pending,
     signups_purge_expired,
 )
+from shared_apps.tenants.services.spares import (
+    spares_count,
+    spares_drop_all,
+    spares_drop_stale,
+    spares_fill,
+)
 
 __all__ = [
     "BRANDING_KEYS",
@@ -73,6 +80,10 @@ __all__ = [
     "signups_purge_expired",
     "slug_is_taken",
     "slug_validate",
+    "spares_count",
+    "spares_drop_all",
+    "spares_drop_stale",
+    "spares_fill",
     "tenant_branding_set",
     "tenant_create",
     "tenant_domain",

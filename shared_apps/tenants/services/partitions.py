@@ -18,6 +18,7 @@ from shared_apps.core.partitions import (
 )
 from shared_apps.tenants.models import Organisation
 from shared_apps.tenants.services.base import Kind, Status, owner_cursor
+from shared_apps.tenants.services.spares import spare_names
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ logger = logging.getLogger(__name__)
 def partitions_maintain(
     *, today: dt.date | None = None, months_ahead: int = 3, now: dt.datetime | None = None
 ) -> dict[str, list[str]]:
-    """Daily, per tenant schema (and the template): create the coming months' partitions, detach
+    """Daily, per tenant schema (and the template, and the spare schemas, so a spare claimed months after it was
+    cloned has this month's partitions): create the coming months' partitions, detach
     response partitions older than the organisation's retention, drop detached partitions once
     ``PARTITION_DROP_GRACE_DAYS`` have passed, re-secure the schema (RLS on the new partitions), and
     log an alert when rows landed in a default partition. Returns what changed."""
@@ -40,8 +42,10 @@ def partitions_maintain(
     changed: dict[str, list[str]] = {}
     tables = [t.table for t in registry.partitioned_tables()]
     retained = [t.table for t in registry.partitioned_tables() if t.retained]
-    for organisation in organisations:
-        schema_name = organisation.schema_name
+    with owner_cursor() as raw:
+        spares = spare_names(raw)
+    schemas = [(o.schema_name, o.retention_months) for o in organisations] + [(name, 0) for name in spares]
+    for schema_name, retention_months in schemas:
         with owner_cursor() as raw:
             raw.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema_name])
             if raw.fetchone() is None:
@@ -57,8 +61,8 @@ def partitions_maintain(
                         "rows in a default partition: create the missing partition and move them",
                         extra={"tenant": schema_name, "table": table, "rows": stray, "alert": True},
                     )
-            if organisation.retention_months:
-                keep_from = add_months(today.replace(day=1), -organisation.retention_months)
+            if retention_months:
+                keep_from = add_months(today.replace(day=1), -retention_months)
                 for table in retained:
                     names += [
                         f"detached:{n}"

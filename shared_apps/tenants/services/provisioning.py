@@ -1,5 +1,6 @@
-"""Provisioning: bootstrap the platform, register an organisation, clone the template schema,
-secure and verify it (RLS), seed it (the seeders tenant apps registered), create at once (operator).
+"""Provisioning: bootstrap the platform, register an organisation, claim a spare schema or clone
+the template schema, secure and verify it (RLS), seed it (the seeders tenant apps registered),
+create at once (operator).
 
 DDL runs on the ``owner`` database alias (the owner role); everything else on ``default``
 (the application role). Provisioning is all-or-nothing: the clone and the RLS set-up are one
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -37,6 +39,7 @@ from shared_apps.tenants.services.base import (
     tenant_domain,
     tenant_url,
 )
+from shared_apps.tenants.services.spares import spare_claim
 
 logger = logging.getLogger(__name__)
 
@@ -117,21 +120,36 @@ def tenant_register(
     return organisation
 
 
-def _schema_clone(*, schema_name: str) -> None:
+def schema_clone_into(raw: Any, *, schema_name: str) -> None:
+    """In the caller's owner transaction: clone the template into ``schema_name``, secure it, verify it."""
     template = settings.TENANT_TEMPLATE_SCHEMA
+    raw.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [template])
+    if raw.fetchone() is None:
+        raise TenantError(f"The template schema {template!r} is missing: run `python manage.py migrate`.")
+    raw.execute(sql.SQL("SELECT count(*) FROM {}.django_migrations").format(sql.Identifier(template)))
+    if raw.fetchone()[0] == 0:
+        raise TenantError(f"The template schema {template!r} is not migrated: run `python manage.py migrate`.")
+    raw.execute("SELECT public.clone_schema(%s, %s, 'DATA')", [template, schema_name])
+    rls.secure_schema(raw, schema_name=schema_name, app_role=settings.DATABASE_APP_ROLE)
+    _schema_verify(raw, schema_name=schema_name)
+
+
+def _schema_verify(raw: Any, *, schema_name: str) -> None:
+    # In the same transaction as the clone or the claim: a schema that is not isolated is never committed.
+    (report,) = rls.inspect_schemas(raw, schema_names=[schema_name], app_role=settings.DATABASE_APP_ROLE)
+    if report.problems or report.tables == 0:
+        raise TenantError(f"The schema {schema_name!r} failed its isolation check: {report.problems[:3]}")
+
+
+def _schema_make(*, schema_name: str) -> str:
+    """Claim a spare schema (rename + policies rewritten) or, when the pool is empty, clone the template.
+    One owner transaction either way, verified before commit. Returns ``"spare"`` or ``"clone"``."""
     with owner_cursor() as raw:
-        raw.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [template])
-        if raw.fetchone() is None:
-            raise TenantError(f"The template schema {template!r} is missing: run `python manage.py migrate`.")
-        raw.execute(sql.SQL("SELECT count(*) FROM {}.django_migrations").format(sql.Identifier(template)))
-        if raw.fetchone()[0] == 0:
-            raise TenantError(f"The template schema {template!r} is not migrated: run `python manage.py migrate`.")
-        raw.execute("SELECT public.clone_schema(%s, %s, 'DATA')", [template, schema_name])
-        rls.secure_schema(raw, schema_name=schema_name, app_role=settings.DATABASE_APP_ROLE)
-        # Verify, in the same transaction: a clone that is not isolated is never committed.
-        (report,) = rls.inspect_schemas(raw, schema_names=[schema_name], app_role=settings.DATABASE_APP_ROLE)
-        if report.problems or report.tables == 0:
-            raise TenantError(f"The clone of {schema_name!r} failed its isolation check: {report.problems[:3]}")
+        if spare_claim(raw, schema_name=schema_name) is not None:
+            _schema_verify(raw, schema_name=schema_name)
+            return "spare"
+        schema_clone_into(raw, schema_name=schema_name)
+        return "clone"
 
 
 def _schema_drop(*, schema_name: str) -> None:
@@ -157,14 +175,14 @@ def _tenant_seed(*, organisation: Organisation, admin: User | None, demo: bool) 
 
 
 def tenant_provision(*, organisation: Organisation, admin: User | None, demo: bool = False) -> Organisation:
-    """Clone the template into the organisation's schema, secure it, seed it, mark it active.
+    """Claim a spare schema (or clone the template) for the organisation, seed it, mark it active.
     On any failure: drop what was made, mark the organisation failed, and re-raise."""
     if organisation.status != Status.PROVISIONING:
         raise TenantError(f"Organisation {organisation.slug!r} is {organisation.status}, not provisioning.")
     if current_schema() != "public":
         raise TenantError("Tenants are provisioned from the public schema.")
     try:
-        _schema_clone(schema_name=organisation.schema_name)
+        how = _schema_make(schema_name=organisation.schema_name)
         _tenant_seed(organisation=organisation, admin=admin, demo=demo)
     except Exception as exc:
         logger.exception("tenant provisioning failed", extra={"tenant": organisation.schema_name})
@@ -182,7 +200,7 @@ def tenant_provision(*, organisation: Organisation, admin: User | None, demo: bo
     organisation.provisioned_at = timezone.now()
     organisation.save(update_fields=["status", "provisioned_at", "updated_at"])
     tenants_invalidate()
-    logger.info("tenant provisioned", extra={"tenant": organisation.schema_name})
+    logger.info("tenant provisioned", extra={"tenant": organisation.schema_name, "schema_from": how})
     return organisation
 
 
